@@ -1,0 +1,172 @@
+/**
+ * The clinical records of the workstation, defined once as zod schemas. The store returns these
+ * shapes, the IPC contract validates them at the boundary, the renderer and the reports read them.
+ * Ids are SQLite integer row ids; timestamps are ISO-8601 strings (UTC) so they survive JSON.
+ */
+import { z } from 'zod';
+
+export const Id = z.number().int().positive();
+export type Id = z.infer<typeof Id>;
+
+const IsoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
+const IsoDateTime = z.string().datetime({ offset: true });
+/** Free text typed by users: stored verbatim, bounded so a paste cannot bloat the database. */
+const Text = (max: number) => z.string().max(max);
+
+export const Sex = z.enum(['female', 'male', 'other', 'unknown']);
+
+export const PatientInput = z.object({
+  identifier: Text(64).min(1), // MRN or clinic identifier
+  name: Text(200).min(1),
+  dateOfBirth: IsoDate.nullable().default(null),
+  sex: Sex.default('unknown'),
+});
+export type PatientInput = z.infer<typeof PatientInput>;
+export const Patient = PatientInput.extend({ id: Id, createdAt: IsoDateTime, updatedAt: IsoDateTime });
+export type Patient = z.infer<typeof Patient>;
+
+export const VisitInput = z.object({
+  patientId: Id,
+  date: IsoDate,
+  clinician: Text(200).default(''),
+  notes: Text(10_000).default(''),
+});
+export type VisitInput = z.infer<typeof VisitInput>;
+export const Visit = VisitInput.extend({ id: Id, createdAt: IsoDateTime });
+export type Visit = z.infer<typeof Visit>;
+
+export const LesionInput = z.object({
+  patientId: Id,
+  bodySite: Text(200).default(''),
+  label: Text(200).default(''), // the clinician's name for it, e.g. "left scapula, 6 mm"
+});
+export type LesionInput = z.infer<typeof LesionInput>;
+export const Lesion = LesionInput.extend({ id: Id, createdAt: IsoDateTime });
+export type Lesion = z.infer<typeof Lesion>;
+
+export const ImageRecord = z.object({
+  id: Id,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  originalName: z.string(),
+  originalPath: z.string(),
+  capturedAt: IsoDateTime.nullable(),
+  importedAt: IsoDateTime,
+  visitId: Id.nullable(),
+  lesionId: Id.nullable(),
+  width: z.number().int().nonnegative(),
+  height: z.number().int().nonnegative(),
+  byteSize: z.number().int().nonnegative(),
+});
+export type ImageRecord = z.infer<typeof ImageRecord>;
+
+export const Tier = z.enum(['low', 'review', 'high']);
+
+export const Prediction = z.object({
+  id: Id,
+  imageId: Id,
+  modelVersion: z.string(),
+  pMalignantRaw: z.number().min(0).max(1),
+  pMalignant: z.number().min(0).max(1),
+  threshold: z.number().min(0).max(1),
+  label: z.enum(['benign', 'malignant']),
+  tier: Tier,
+  uncertainty: z.number().nonnegative(),
+  backend: z.string(), // e.g. "onnxruntime:cpu + tfjs:cpu"
+  timingMs: z.number().nonnegative(),
+  createdAt: IsoDateTime,
+});
+export type Prediction = z.infer<typeof Prediction>;
+
+export const OverlayKind = z.enum(['fused', 'inception_v3', 'mobilenet_v2']);
+export const OverlayFormat = z.enum(['overlay', 'map']); // colour overlay on the original, or raw grey map
+export const Overlay = z.object({
+  id: Id,
+  predictionId: Id,
+  kind: OverlayKind,
+  format: OverlayFormat,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+});
+export type Overlay = z.infer<typeof Overlay>;
+
+export const ReviewVerdict = z.enum(['agree', 'disagree']);
+export const ReviewInput = z.object({
+  imageId: Id,
+  predictionId: Id.nullable().default(null),
+  clinician: Text(200).min(1),
+  verdict: ReviewVerdict,
+  finalDiagnosis: Text(500).default(''),
+  note: Text(10_000).default(''),
+});
+export type ReviewInput = z.infer<typeof ReviewInput>;
+export const Review = ReviewInput.extend({ id: Id, createdAt: IsoDateTime });
+export type Review = z.infer<typeof Review>;
+
+export const AuditEntry = z.object({
+  id: Id,
+  at: IsoDateTime,
+  actor: z.string(),
+  action: z.string(), // e.g. "patient.create", "prediction.create", "review.create"
+  entity: z.string(), // table name
+  entityId: z.number().int().nullable(),
+  detail: z.string(), // JSON of what changed
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const BatchStatus = z.enum(['pending', 'running', 'done', 'cancelled', 'failed']);
+export const BatchJob = z.object({
+  id: Id,
+  root: z.string(),
+  patientId: Id.nullable(),
+  visitId: Id.nullable(),
+  modelVersion: z.string(),
+  status: BatchStatus,
+  total: z.number().int().nonnegative(),
+  done: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  createdAt: IsoDateTime,
+  finishedAt: IsoDateTime.nullable(),
+});
+export type BatchJob = z.infer<typeof BatchJob>;
+
+export const BatchItemStatus = z.enum(['pending', 'done', 'error']);
+export const BatchItem = z.object({
+  id: Id,
+  jobId: Id,
+  path: z.string(),
+  status: BatchItemStatus,
+  imageId: Id.nullable(),
+  predictionId: Id.nullable(),
+  error: z.string().nullable(),
+});
+export type BatchItem = z.infer<typeof BatchItem>;
+
+export const BatchProgress = z.object({
+  jobId: Id,
+  done: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  ratePerSec: z.number().nonnegative(),
+  etaSec: z.number().nonnegative().nullable(),
+  current: z.string().nullable(),
+});
+export type BatchProgress = z.infer<typeof BatchProgress>;
+
+/** What a results list shows per row: one prediction joined with its image and patient. */
+export const PredictionRow = z.object({
+  prediction: Prediction,
+  image: ImageRecord,
+  patient: Patient.nullable(),
+  visit: Visit.nullable(),
+  review: Review.nullable(),
+});
+export type PredictionRow = z.infer<typeof PredictionRow>;
+
+export const Settings = z.object({
+  dataDir: z.string(),
+  clinicName: Text(200).default(''),
+  thresholdPreset: z.enum(['sensitive', 'balanced', 'specific']).default('sensitive'),
+  executionProvider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml']).default('auto'),
+  acknowledgedIntendedUse: z.boolean().default(false),
+});
+export type Settings = z.infer<typeof Settings>;
