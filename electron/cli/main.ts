@@ -1,0 +1,22 @@
+/**
+ * `dermafuse` — the headless face of the workstation. Each command lives in its own module and
+ * registers itself here; they all call the same services the desktop app uses.
+ */
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { projectRoot } from '../common/paths.ts';
+import { join } from 'node:path';
+
+const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('dermafuse')
+    .description('Dermoscopy triage: InceptionV3 + MobileNetV2 fusion classifier with Grad-CAM (decision support, not a diagnosis)')
+    .version(version)
+    .showHelpAfterError();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
