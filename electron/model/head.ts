@@ -1,0 +1,265 @@
+/**
+ * The fusion head: per-branch global pooling of the backbone feature maps, standardisation with
+ * training-set statistics, concatenation, dense layers with dropout, two-class softmax.
+ *
+ * Pooling happens inside the head so that gradients with respect to the feature maps (Grad-CAM)
+ * are exact. Training runs on cached pooled vectors through `forwardPooled`, which is the very
+ * same post-pooling computation, so a head trained on the cache and run on live maps agree.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FeatureMap } from './types.ts';
+
+export type Branch = 'inception' | 'mobilenet';
+export type Pooling = 'avg' | 'avg+max';
+
+export interface HeadConfig {
+  /** Which backbone branches feed the head, in concatenation order (baselines use one). */
+  readonly branches: readonly Branch[];
+  readonly inceptionChannels: number;
+  readonly mobilenetChannels: number;
+  readonly pooling: Pooling;
+  /** Hidden layer widths; [] makes the head a (standardised) logistic regression. */
+  readonly hidden: readonly number[];
+  readonly dropout: number;
+  /** Informational: the InceptionV3 tap this head was trained on. */
+  readonly inceptionLayer?: string;
+}
+
+export const HEAD_FORMAT = 'dermafuse-head/1';
+const HEAD_JSON = 'head.json';
+const HEAD_BIN = 'head.weights.bin';
+
+export class HeadError extends Error {
+  override readonly name = 'HeadError';
+}
+
+/** Length of the pooled vector of one branch. */
+export function branchWidth(config: HeadConfig, branch: Branch): number {
+  const channels = branch === 'inception' ? config.inceptionChannels : config.mobilenetChannels;
+  return config.pooling === 'avg+max' ? 2 * channels : channels;
+}
+
+/** Length of the concatenated pooled input: per branch [avg, max?], branches in config order. */
+export function pooledWidth(config: HeadConfig): number {
+  return config.branches.reduce((sum, b) => sum + branchWidth(config, b), 0);
+}
+
+let backendReady: Promise<string> | undefined;
+
+/**
+ * Use tfjs-node's native kernels when that optional package happens to be installed; otherwise
+ * the pure-JS CPU backend, which is plenty for a head of a few hundred thousand weights.
+ */
+export function ensureHeadBackend(): Promise<string> {
+  backendReady ??= (async () => {
+    const optional = '@tensorflow/tfjs-node';
+    try {
+      await import(/* @vite-ignore */ optional);
+    } catch {
+      // Not installed (it cannot be on this machine): the CPU backend is the fallback.
+    }
+    await tf.ready();
+    return tf.getBackend();
+  })();
+  return backendReady;
+}
+
+/** Which tfjs backend runs the head ('cpu', 'tensorflow' with tfjs-node, 'wasm'). */
+export const headBackend = (): string => tf.getBackend();
+
+interface DenseLayer {
+  kernel: tf.Variable;
+  bias: tf.Variable;
+}
+
+export class FusionHead {
+  readonly config: HeadConfig;
+  /** Standardisation statistics of the pooled input, from the training set. */
+  readonly mean: tf.Variable;
+  readonly std: tf.Variable;
+  readonly layers: DenseLayer[];
+  /** Final dense layer to the two classes [benign, malignant]. */
+  readonly output: DenseLayer;
+
+  private constructor(config: HeadConfig, weights: Map<string, tf.Tensor>) {
+    this.config = Object.freeze({ ...config, branches: [...config.branches], hidden: [...config.hidden] });
+    const take = (name: string, trainable: boolean): tf.Variable => {
+      const t = weights.get(name);
+      if (!t) throw new HeadError(`head weights lack ${name}`);
+      return tf.variable(t, trainable, `${name}_${nextId++}`);
+    };
+    this.mean = take('norm/mean', false);
+    this.std = take('norm/std', false);
+    this.layers = config.hidden.map((_, i) => ({ kernel: take(`dense${i}/kernel`, true), bias: take(`dense${i}/bias`, true) }));
+    this.output = { kernel: take('out/kernel', true), bias: take('out/bias', true) };
+    for (const t of weights.values()) t.dispose();
+  }
+
+  /** Random initialisation (Glorot uniform kernels, zero biases, identity standardisation). */
+  static create(config: HeadConfig, seed = 1): FusionHead {
+    validateConfig(config);
+    const width = pooledWidth(config);
+    const weights = new Map<string, tf.Tensor>();
+    weights.set('norm/mean', tf.zeros([width]));
+    weights.set('norm/std', tf.ones([width]));
+    let fanIn = width;
+    const widths = [...config.hidden, 2];
+    widths.forEach((fanOut, i) => {
+      const limit = Math.sqrt(6 / (fanIn + fanOut));
+      const prefix = i < config.hidden.length ? `dense${i}` : 'out';
+      weights.set(`${prefix}/kernel`, tf.randomUniform([fanIn, fanOut], -limit, limit, 'float32', seed + 7919 * i));
+      weights.set(`${prefix}/bias`, tf.zeros([fanOut]));
+      fanIn = fanOut;
+    });
+    return new FusionHead(config, weights);
+  }
+
+  static async load(dir: string): Promise<FusionHead> {
+    await ensureHeadBackend();
+    let meta: { format?: string; config?: HeadConfig; weightSpecs?: tf.io.WeightsManifestEntry[]; weightsFile?: string };
+    try {
+      meta = JSON.parse(await readFile(join(dir, HEAD_JSON), 'utf8'));
+    } catch (error) {
+      throw new HeadError(`cannot read ${join(dir, HEAD_JSON)}: ${(error as Error).message}`);
+    }
+    if (meta.format !== HEAD_FORMAT || !meta.config || !meta.weightSpecs) {
+      throw new HeadError(`${join(dir, HEAD_JSON)} is not a ${HEAD_FORMAT} file`);
+    }
+    validateConfig(meta.config);
+    const bytes = await readFile(join(dir, meta.weightsFile ?? HEAD_BIN));
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const named = tf.io.decodeWeights(buffer, meta.weightSpecs);
+    return new FusionHead(meta.config, new Map(Object.entries(named)));
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const named = this.namedWeights();
+    const { data, specs } = await tf.io.encodeWeights(named);
+    await writeFile(join(dir, HEAD_BIN), Buffer.from(data));
+    const meta = { format: HEAD_FORMAT, config: this.config, weightsFile: HEAD_BIN, weightSpecs: specs };
+    await writeFile(join(dir, HEAD_JSON), JSON.stringify(meta, null, 2) + '\n');
+  }
+
+  /** Every weight by its stable name (the names used in the saved file). */
+  namedWeights(): Record<string, tf.Tensor> {
+    const named: Record<string, tf.Tensor> = { 'norm/mean': this.mean, 'norm/std': this.std };
+    this.layers.forEach((layer, i) => {
+      named[`dense${i}/kernel`] = layer.kernel;
+      named[`dense${i}/bias`] = layer.bias;
+    });
+    named['out/kernel'] = this.output.kernel;
+    named['out/bias'] = this.output.bias;
+    return named;
+  }
+
+  /** The variables an optimiser updates. */
+  trainableVariables(): tf.Variable[] {
+    return [...this.layers.flatMap((l) => [l.kernel, l.bias]), this.output.kernel, this.output.bias];
+  }
+
+  /** Set the standardisation statistics (computed on the training set's pooled vectors). */
+  setNormalisation(mean: Float32Array, std: Float32Array): void {
+    const width = pooledWidth(this.config);
+    if (mean.length !== width || std.length !== width) throw new HeadError(`normalisation must have ${width} entries`);
+    this.mean.assign(tf.tensor1d(mean));
+    this.std.assign(tf.tensor1d(std));
+  }
+
+  /**
+   * Two-class logits [n, 2] (benign, malignant) from pooled inputs [n, pooledWidth]. With
+   * `dropoutSeed` set, dropout is applied (training mode).
+   */
+  forwardPooled(pooled: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      let x: tf.Tensor2D = tf.div(tf.sub(pooled, this.mean), this.std);
+      this.layers.forEach((layer, i) => {
+        x = tf.relu(tf.add(tf.matMul(x, layer.kernel), layer.bias)) as tf.Tensor2D;
+        if (dropoutSeed !== undefined && this.config.dropout > 0) {
+          x = tf.dropout(x, this.config.dropout, undefined, dropoutSeed * 131 + i) as tf.Tensor2D;
+        }
+      });
+      return tf.add(tf.matMul(x, this.output.kernel), this.output.bias) as tf.Tensor2D;
+    });
+  }
+
+  /** z_malignant - z_benign [n] from pooled inputs; a matMul, not gather, so every backend can differentiate it. */
+  logitPooled(pooled: tf.Tensor2D): tf.Tensor1D {
+    return tf.tidy(() => tf.matMul(this.forwardPooled(pooled), tf.tensor2d([[-1], [1]])).reshape([-1]) as tf.Tensor1D);
+  }
+
+  /** Pool the feature maps exactly as the cached training vectors were pooled. */
+  pool(inception: tf.Tensor4D | null, mobilenet: tf.Tensor4D | null): tf.Tensor2D {
+    return tf.tidy(() => {
+      const parts: tf.Tensor2D[] = [];
+      for (const branch of this.config.branches) {
+        const map = branch === 'inception' ? inception : mobilenet;
+        if (!map) throw new HeadError(`head needs the ${branch} feature map`);
+        const channels = branch === 'inception' ? this.config.inceptionChannels : this.config.mobilenetChannels;
+        if (map.shape[3] !== channels) throw new HeadError(`${branch} map has ${map.shape[3]} channels, head expects ${channels}`);
+        parts.push(tf.mean(map, [1, 2]) as tf.Tensor2D);
+        if (this.config.pooling === 'avg+max') parts.push(tf.max(map, [1, 2]) as tf.Tensor2D);
+      }
+      return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
+    });
+  }
+
+  /** Pre-softmax malignant score z_mal - z_ben per item (calibrate: sigmoid(logit / temperature)). */
+  logits(inception: FeatureMap, mobilenet: FeatureMap): Float32Array {
+    const out = tf.tidy(() => this.logitPooled(this.pool(this.mapTensor('inception', inception), this.mapTensor('mobilenet', mobilenet))));
+    const values = out.dataSync() as Float32Array;
+    out.dispose();
+    return Float32Array.from(values);
+  }
+
+  /** The logit of ONE item and its gradient w.r.t. each branch feature map (same shapes), for Grad-CAM. */
+  logitWithGradients(inception: FeatureMap, mobilenet: FeatureMap): { logit: number; inception: FeatureMap; mobilenet: FeatureMap } {
+    if (inception.shape[0] !== 1 || mobilenet.shape[0] !== 1) throw new HeadError('logitWithGradients takes one item');
+    const uses = (b: Branch): boolean => this.config.branches.includes(b);
+    const incT = tf.tensor4d(inception.data, [...inception.shape]);
+    const mobT = tf.tensor4d(mobilenet.data, [...mobilenet.shape]);
+    try {
+      const used: tf.Tensor4D[] = [];
+      if (uses('inception')) used.push(incT);
+      if (uses('mobilenet')) used.push(mobT);
+      const f = (...maps: tf.Tensor[]): tf.Scalar => {
+        const inc = uses('inception') ? (maps[0] as tf.Tensor4D) : null;
+        const mob = uses('mobilenet') ? (maps[uses('inception') ? 1 : 0] as tf.Tensor4D) : null;
+        return this.logitPooled(this.pool(inc, mob)).sum() as tf.Scalar;
+      };
+      const { value, grads } = tf.valueAndGrads(f)(used);
+      const logit = value.dataSync()[0]!;
+      const gradOf = (b: Branch, fm: FeatureMap): FeatureMap => {
+        if (!uses(b)) return { data: new Float32Array(fm.data.length), shape: fm.shape };
+        const g = grads[b === 'inception' || !uses('inception') ? 0 : 1]!;
+        return { data: Float32Array.from(g.dataSync() as Float32Array), shape: fm.shape };
+      };
+      const result = { logit, inception: gradOf('inception', inception), mobilenet: gradOf('mobilenet', mobilenet) };
+      value.dispose();
+      grads.forEach((g) => g.dispose());
+      return result;
+    } finally {
+      incT.dispose();
+      mobT.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const t of Object.values(this.namedWeights())) t.dispose();
+  }
+
+  private mapTensor(branch: Branch, map: FeatureMap): tf.Tensor4D | null {
+    if (!this.config.branches.includes(branch)) return null;
+    return tf.tensor4d(map.data, [...map.shape]);
+  }
+}
+
+let nextId = 0;
+
+function validateConfig(config: HeadConfig): void {
+  if (!config.branches?.length) throw new HeadError('head config needs at least one branch');
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new HeadError('dropout must be in [0, 1)');
+  if (config.pooling !== 'avg' && config.pooling !== 'avg+max') throw new HeadError(`unknown pooling ${String(config.pooling)}`);
+}

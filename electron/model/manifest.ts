@@ -1,0 +1,120 @@
+/**
+ * The manifest of a shipped model version (models/<version>/manifest.json): everything needed to
+ * rebuild the exact classification pipeline (backbone sources, taps, preprocessing, head file,
+ * calibration, operating point, tiers) plus the evidence for it (metrics, training data summary).
+ * Validated with zod so a hand-edited or truncated manifest fails loudly at load, not mid-batch.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { modelsDir } from '../common/paths.ts';
+
+export const InceptionScaling = z.enum(['unit', 'symmetric']);
+export type InceptionScaling = z.infer<typeof InceptionScaling>;
+
+const BinaryMetrics = z
+  .object({
+    n: z.number().int(),
+    positives: z.number().int(),
+    auc: z.number(),
+    aucCi: z.tuple([z.number(), z.number()]),
+  })
+  .catchall(z.unknown());
+
+export const ModelManifest = z.object({
+  version: z.string().min(1),
+  createdAt: z.string(),
+  backbones: z.object({
+    inception_v3: z.object({
+      source: z.string(),
+      sha256: z.string(),
+      layers: z.array(z.string()).min(1),
+      scaling: InceptionScaling,
+    }),
+    mobilenet_v2: z.object({ source: z.string(), sha256: z.string() }),
+  }),
+  preprocess: z.object({
+    crop: z.string(),
+    colorConstancy: z.enum(['none', 'shades_of_gray']),
+  }),
+  head: z
+    .object({
+      /** Relative to the manifest's folder. */
+      file: z.string(),
+      pooling: z.enum(['avg', 'avg+max']),
+      branches: z.array(z.enum(['inception', 'mobilenet'])).min(1),
+      inceptionLayer: z.string().optional(),
+      hidden: z.array(z.number().int().positive()),
+      dropout: z.number().min(0).max(1),
+    })
+    .catchall(z.unknown()),
+  /** Calibrated P(melanoma) = sigmoid(logit / temperature). */
+  temperature: z.number().positive(),
+  /** Operating threshold on the calibrated probability: label 'malignant' when p >= threshold. */
+  threshold: z.number().min(0).max(1),
+  /** low: p < reviewAt; review: reviewAt <= p < highAt; high: p >= highAt. */
+  tiers: z
+    .object({ reviewAt: z.number().min(0).max(1), highAt: z.number().min(0).max(1) })
+    .refine((t) => t.reviewAt <= t.highAt, 'tiers.reviewAt must not exceed tiers.highAt'),
+  /** View names (see views.ts) averaged at test time; ['identity'] means no TTA. */
+  tta: z.array(z.string()).min(1),
+  /** Metrics keyed by evaluation set name (e.g. 'ham_test', 'isic2017_val'). */
+  metrics: z.record(z.string(), BinaryMetrics.or(z.record(z.string(), z.unknown()))),
+  training: z.record(z.string(), z.unknown()),
+  /** Stored predictions on ../shared/data/fixtures, file relative to the manifest folder. */
+  fixturePredictions: z.string().optional(),
+});
+export type ModelManifest = z.infer<typeof ModelManifest>;
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+}
+
+export function loadManifest(dir: string): ModelManifest {
+  const file = join(dir, 'manifest.json');
+  if (!existsSync(file)) throw new ManifestError(`no model manifest at ${file}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ManifestError(`${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = ModelManifest.safeParse(raw);
+  if (!parsed.success) {
+    throw new ManifestError(`${file} is not a valid model manifest: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+/** Absolute path of a file named relative to the manifest's folder. */
+export function manifestPath(dir: string, relative: string): string {
+  return isAbsolute(relative) ? relative : resolve(dir, relative);
+}
+
+const CurrentPointer = z.object({ version: z.string().min(1) });
+
+/**
+ * The folder of the model the app ships: models/current.json names the version so that a new
+ * version can be added beside the old one and switched atomically. DERMAFUSE_MODEL_DIR overrides.
+ */
+export function shippedModelDir(): string {
+  const override = process.env.DERMAFUSE_MODEL_DIR;
+  if (override) return resolve(override);
+  const pointer = modelsDir('current.json');
+  if (!existsSync(pointer)) throw new ManifestError(`no shipped model: ${pointer} is missing`);
+  const parsed = CurrentPointer.safeParse(JSON.parse(readFileSync(pointer, 'utf8')));
+  if (!parsed.success) throw new ManifestError(`${pointer} must be {"version": "<folder under models/>"}`);
+  return modelsDir(parsed.data.version);
+}
+
+/** Tier of a calibrated probability under the manifest's cut-offs. */
+export function tierOf(p: number, tiers: ModelManifest['tiers']): 'low' | 'review' | 'high' {
+  if (p >= tiers.highAt) return 'high';
+  if (p >= tiers.reviewAt) return 'review';
+  return 'low';
+}
+
+/** Calibrated probability from the head's logit (temperature scaling). */
+export function calibrate(logit: number, temperature: number): number {
+  return 1 / (1 + Math.exp(-logit / temperature));
+}
