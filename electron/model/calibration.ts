@@ -1,0 +1,91 @@
+/**
+ * Post-hoc calibration and operating points, all fitted on validation data only:
+ * temperature scaling of the head's logit, the threshold for a target sensitivity, and the
+ * three-tier cut-offs.
+ */
+import { rocCurve, thresholdForSensitivity, type Labels, type Scores } from './metrics.ts';
+
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** Mean binary cross-entropy of sigmoid(logit / T). */
+export function negativeLogLikelihood(logits: Scores, labels: Labels, temperature: number): number {
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const z = logits[i]! / temperature;
+    // log(1 + e^-|z|) form avoids overflow for large |z|.
+    const logSigmoid = -Math.max(-z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
+    const logOneMinus = -Math.max(z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
+    sum -= labels[i] === 1 ? logSigmoid : logOneMinus;
+  }
+  return sum / logits.length;
+}
+
+/**
+ * The temperature minimising validation NLL; golden-section search on log T over [1/20, 20]
+ * (the NLL is unimodal in T for a fixed set of logits in practice).
+ */
+export function fitTemperature(logits: Scores, labels: Labels): number {
+  if (logits.length === 0) throw new Error('fitTemperature needs data');
+  let lo = Math.log(0.05);
+  let hi = Math.log(20);
+  const f = (logT: number): number => negativeLogLikelihood(logits, labels, Math.exp(logT));
+  const g = (Math.sqrt(5) - 1) / 2;
+  let a = hi - g * (hi - lo);
+  let b = lo + g * (hi - lo);
+  let fa = f(a);
+  let fb = f(b);
+  for (let i = 0; i < 100 && hi - lo > 1e-6; i++) {
+    if (fa < fb) {
+      hi = b;
+      b = a;
+      fb = fa;
+      a = hi - g * (hi - lo);
+      fa = f(a);
+    } else {
+      lo = a;
+      a = b;
+      fa = fb;
+      b = lo + g * (hi - lo);
+      fb = f(b);
+    }
+  }
+  return Math.exp((lo + hi) / 2);
+}
+
+export function applyTemperature(logits: Scores, temperature: number): Float64Array {
+  return Float64Array.from(Array.from(logits), (z) => sigmoid(z / temperature));
+}
+
+export interface OperatingPoint {
+  threshold: number;
+  reviewAt: number;
+  highAt: number;
+}
+
+export interface OperatingPointTargets {
+  /** Sensitivity the operating threshold must reach on validation data. */
+  sensitivity: number;
+  /** Below reviewAt: 'low'. Chosen so this much of validation melanoma is at or above it. */
+  reviewSensitivity: number;
+  /** At or above highAt: 'high'. Chosen so this much of validation benign is below it. */
+  highSpecificity: number;
+}
+
+export const DEFAULT_TARGETS: OperatingPointTargets = { sensitivity: 0.9, reviewSensitivity: 0.97, highSpecificity: 0.95 };
+
+/**
+ * Operating threshold and tier cut-offs from calibrated validation probabilities. The cut-offs
+ * are ordered reviewAt <= threshold <= highAt so a 'low' image is never labelled malignant and a
+ * 'high' image always is.
+ */
+export function chooseOperatingPoint(probabilities: Scores, labels: Labels, targets: OperatingPointTargets = DEFAULT_TARGETS): OperatingPoint {
+  const threshold = thresholdForSensitivity(probabilities, labels, targets.sensitivity);
+  const reviewAt = Math.min(threshold, thresholdForSensitivity(probabilities, labels, targets.reviewSensitivity));
+  let highAt = threshold;
+  for (const p of rocCurve(probabilities, labels)) {
+    // Walk down from the top; the last threshold that still keeps specificity is the lowest valid.
+    if (1 - p.fpr >= targets.highSpecificity && Number.isFinite(p.threshold)) highAt = Math.max(threshold, p.threshold);
+    else if (1 - p.fpr < targets.highSpecificity) break;
+  }
+  return { threshold, reviewAt, highAt };
+}
