@@ -1,0 +1,272 @@
+/**
+ * `dermafuse classify <file-or-folder>... [--csv FILE] [--json] [--cam DIR]`
+ *
+ * One row per image: path,p_malignant,label,tier,uncertainty,error. Folders are walked
+ * recursively; a file that cannot be classified gets its error and the rest go on. The exit code
+ * is non-zero only when nothing at all could be classified (or the model could not be loaded).
+ *
+ * With --cam, each classified image gets `<name>.cam.png` (fused overlay on the original) and
+ * `<name>.map.png` (raw grey map). An image that fails gets neither, and any overlay of the same
+ * name left from an earlier run is deleted, so the folder never shows a stale map as if current.
+ */
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, extname, isAbsolute, join, relative } from 'node:path';
+import { isWalkError, walkImageFiles } from '../common/image-files.ts';
+import { createClassifier, type CamOptions, type CamResult, type ExplainedResult } from '../model/classifier.ts';
+import type { CamMethod } from '../model/gradcam.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
+import { ImageInputError, type CamKind, type Classifier } from '../model/types.ts';
+
+export interface ClassifyCliOptions {
+  readonly csv?: string;
+  readonly json?: boolean;
+  readonly cam?: string;
+  readonly camOpacity?: number;
+  readonly camMethod?: CamMethod;
+  /** Also write per-branch overlays (<name>.inception_v3.cam.png, ...). */
+  readonly camBranches?: boolean;
+  readonly model?: string;
+  readonly provider?: ExecutionProviderChoice;
+  /** Show a progress bar on stderr; default: when stderr is a terminal and there is more than one file. */
+  readonly progress?: boolean;
+}
+
+export interface ClassifyRow {
+  readonly path: string;
+  readonly p_malignant: number | null;
+  readonly p_malignant_raw: number | null;
+  readonly label: 'malignant' | 'benign' | null;
+  readonly tier: 'low' | 'review' | 'high' | null;
+  readonly uncertainty: number | null;
+  readonly threshold: number | null;
+  readonly error: string | null;
+  readonly error_code: string | null;
+  readonly cam?: { readonly overlay: string; readonly map: string } | null;
+  readonly timings_ms?: Readonly<Record<string, number>>;
+}
+
+export interface ClassifySummary {
+  readonly rows: ClassifyRow[];
+  readonly classified: number;
+  readonly failed: number;
+  readonly modelVersion: string;
+  readonly backend: { backbones: string; head: string } | null;
+}
+
+export interface ClassifyIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const CSV_COLUMNS = ['path', 'p_malignant', 'label', 'tier', 'uncertainty', 'error'] as const;
+
+function csvField(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return '';
+  const s = typeof value === 'number' ? String(Number(value.toFixed(6))) : value;
+  return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(rows: readonly ClassifyRow[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const r of rows) lines.push(CSV_COLUMNS.map((c) => csvField(r[c])).join(','));
+  return lines.join('\n') + '\n';
+}
+
+/** The path as the user will recognise it: relative to the working folder when inside it. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+/** `<name>` for the overlay files: the file's base name, made unique in walk order. */
+function camNames(files: readonly string[]): Map<string, string> {
+  const used = new Set<string>();
+  const names = new Map<string, string>();
+  for (const f of files) {
+    const stem = basename(f, extname(f)) || 'image';
+    let name = stem;
+    for (let i = 2; used.has(name.toLowerCase()); i++) name = `${stem}-${i}`;
+    used.add(name.toLowerCase());
+    names.set(f, name);
+  }
+  return names;
+}
+
+/** Write via a temporary file and rename, so a killed run never leaves a half-written PNG. */
+async function writeAtomic(file: string, bytes: Buffer): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, file);
+}
+
+function camFile(dir: string, name: string, kind: CamKind, suffix: 'cam' | 'map'): string {
+  return join(dir, kind === 'fused' ? `${name}.${suffix}.png` : `${name}.${kind}.${suffix}.png`);
+}
+
+async function removeStale(dir: string, name: string): Promise<void> {
+  const kinds: CamKind[] = ['fused', 'inception_v3', 'mobilenet_v2'];
+  await Promise.all(kinds.flatMap((k) => (['cam', 'map'] as const).map((s) => rm(camFile(dir, name, k, s), { force: true }))));
+}
+
+function errorRow(path: string, message: string, code: string): ClassifyRow {
+  return { path, p_malignant: null, p_malignant_raw: null, label: null, tier: null, uncertainty: null, threshold: null, error: message, error_code: code };
+}
+
+function describeError(error: unknown, file: string): { message: string; code: string } {
+  if (error instanceof ImageInputError) {
+    // The message starts with the file name; the row already says which file it is.
+    const detail = error.message.startsWith(`${error.file}: `) ? error.message.slice(error.file.length + 2) : error.message;
+    return { message: `${error.code}: ${detail}`, code: error.code };
+  }
+  const msg = error instanceof Error ? error.message : String(error);
+  return { message: `failed: ${msg.replace(file, '').replace(/^:\s*/, '').split('\n')[0]}`, code: 'failed' };
+}
+
+/**
+ * The command's work, separated from argument parsing so tests can drive it with their own
+ * classifier. Never throws for a bad image; throws only for unusable options or output paths.
+ */
+export async function runClassify(
+  inputs: readonly string[],
+  options: ClassifyCliOptions,
+  classifier: Classifier,
+  io: ClassifyIo,
+): Promise<ClassifySummary> {
+  const entries = [];
+  for await (const e of walkImageFiles([...inputs])) entries.push(e);
+  const names = camNames(entries.map((e) => e.file));
+  if (options.cam) await mkdir(options.cam, { recursive: true });
+
+  const showBar = options.progress ?? (Boolean(io.stderr.isTTY) && entries.length > 1);
+  const bar = showBar
+    ? new SingleBar({ stream: io.stderr, format: 'classify [{bar}] {value}/{total} | {rate} img/s | ETA {eta_formatted}', hideCursor: false, clearOnComplete: true })
+    : undefined;
+  const started = performance.now();
+  bar?.start(entries.length, 0, { rate: '0.0' });
+
+  const camOptions: CamOptions = {
+    cam: Boolean(options.cam),
+    camOpacity: options.camOpacity,
+    camMethod: options.camMethod,
+    camKinds: options.camBranches ? ['fused', 'inception_v3', 'mobilenet_v2'] : ['fused'],
+  };
+  const rows: ClassifyRow[] = [];
+  let backend: ClassifySummary['backend'] = null;
+  for (const [i, entry] of entries.entries()) {
+    const path = displayPath(entry.file);
+    const name = names.get(entry.file)!;
+    if (isWalkError(entry)) {
+      rows.push(errorRow(path, entry.error, entry.code));
+      if (options.cam) await removeStale(options.cam, name);
+    } else {
+      let result: ExplainedResult | undefined;
+      try {
+        result = (await classifier.classifyFile(entry.file, camOptions)) as ExplainedResult;
+      } catch (error) {
+        const { message, code } = describeError(error, entry.file);
+        rows.push(errorRow(path, message, code));
+        if (options.cam) await removeStale(options.cam, name);
+      }
+      if (result) {
+        const c = result.classification;
+        backend = c.backend;
+        let cam: ClassifyRow['cam'] = null;
+        if (options.cam) {
+          await removeStale(options.cam, name);
+          const cams = (result.cams ?? []) as readonly CamResult[];
+          for (const k of cams) {
+            await writeAtomic(camFile(options.cam, name, k.kind, 'cam'), k.overlayPng);
+            await writeAtomic(camFile(options.cam, name, k.kind, 'map'), k.mapPng);
+          }
+          if (cams.some((k) => k.kind === 'fused')) {
+            cam = { overlay: camFile(options.cam, name, 'fused', 'cam'), map: camFile(options.cam, name, 'fused', 'map') };
+          }
+        }
+        rows.push({
+          path,
+          p_malignant: c.pMalignant,
+          p_malignant_raw: c.pMalignantRaw,
+          label: c.label,
+          tier: c.tier,
+          uncertainty: c.uncertainty,
+          threshold: c.threshold,
+          error: null,
+          error_code: null,
+          ...(options.cam ? { cam } : {}),
+          timings_ms: c.timingsMs,
+        });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    bar?.update(i + 1, { rate: ((i + 1) / Math.max(seconds, 1e-3)).toFixed(1) });
+  }
+  bar?.stop();
+  const classified = rows.filter((r) => r.error === null).length;
+  return { rows, classified, failed: rows.length - classified, modelVersion: classifier.modelVersion, backend };
+}
+
+function parseOpacity(v: string): number {
+  const x = Number(v);
+  if (!(x >= 0 && x <= 1)) throw new Error(`--cam-opacity must be between 0 and 1, got ${v}`);
+  return x;
+}
+
+export function registerClassify(program: Command): void {
+  program
+    .command('classify')
+    .description('P(melanoma) for images or folders of images: one row per image (path,p_malignant,label,tier,uncertainty,error)')
+    .argument('<paths...>', 'image files and/or folders (walked recursively)')
+    .option('--csv <file>', 'write the rows as CSV to this file (otherwise CSV goes to stdout unless --json)')
+    .option('--json', 'print the rows (with raw probability, threshold, timings, overlay paths) as JSON on stdout')
+    .option('--cam <folder>', 'write Grad-CAM overlays <name>.cam.png and raw maps <name>.map.png into this folder')
+    .option('--cam-opacity <0..1>', 'overlay opacity at the most salient pixel', parseOpacity, 0.6)
+    .option('--cam-method <method>', 'gradcam or gradcam++', 'gradcam')
+    .option('--cam-branches', 'also write per-branch overlays (<name>.inception_v3.cam.png, <name>.mobilenet_v2.cam.png)')
+    .option('--model <folder>', 'model folder with manifest.json (default: the shipped model)')
+    .option('--provider <ep>', `onnxruntime execution provider: ${EXECUTION_PROVIDERS.join(', ')}`)
+    .option('--no-progress', 'no progress bar')
+    .action(async (paths: string[], opts: Record<string, unknown>) => {
+      const method = opts.camMethod as string;
+      if (method !== 'gradcam' && method !== 'gradcam++') throw new Error(`--cam-method must be gradcam or gradcam++, got ${method}`);
+      const provider = opts.provider as string | undefined;
+      if (provider && !(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
+        throw new Error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
+      }
+      let classifier: Classifier;
+      try {
+        classifier = await createClassifier({ modelDir: opts.model as string | undefined, executionProvider: provider as ExecutionProviderChoice | undefined });
+      } catch (error) {
+        process.stderr.write(`dermafuse classify: cannot load the model: ${(error as Error).message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      try {
+        const summary = await runClassify(
+          paths,
+          {
+            csv: opts.csv as string | undefined,
+            json: Boolean(opts.json),
+            cam: opts.cam as string | undefined,
+            camOpacity: opts.camOpacity as number,
+            camMethod: method,
+            camBranches: Boolean(opts.camBranches),
+            progress: opts.progress === false ? false : undefined,
+          },
+          classifier,
+          { stdout: process.stdout, stderr: process.stderr },
+        );
+        if (opts.csv) await writeFile(opts.csv as string, toCsv(summary.rows));
+        if (opts.json) {
+          process.stdout.write(JSON.stringify({ modelVersion: summary.modelVersion, backend: summary.backend, rows: summary.rows }, null, 2) + '\n');
+        } else if (!opts.csv) {
+          process.stdout.write(toCsv(summary.rows));
+        }
+        process.stderr.write(`classified ${summary.classified} of ${summary.rows.length} image(s)${summary.failed ? `, ${summary.failed} failed` : ''} (model ${summary.modelVersion})\n`);
+        if (summary.classified === 0) process.exitCode = 1;
+      } finally {
+        await classifier.dispose();
+      }
+    });
+}

@@ -1,0 +1,364 @@
+/**
+ * The classification pipeline every caller uses (CLI, batch service, IPC handlers):
+ * preprocess → backbones on all test-time views in one batch → head → temperature calibration →
+ * threshold / tier / uncertainty → optional Grad-CAM maps and overlays.
+ *
+ * Aggregation over test-time views: the head's logits are averaged over the views and calibrated
+ * once (p = sigmoid(mean logit / T)); the uncertainty is the standard deviation of the per-view
+ * calibrated probabilities. With a single view the uncertainty is 0 by construction.
+ *
+ * Grad-CAM: for each view, the head's gradient w.r.t. each branch feature map gives a branch map
+ * (gradcam.ts); maps are turned back to the image's orientation, averaged over views, fused by
+ * each branch's positive contribution to the logit, and placed back on the original image.
+ */
+import { dirname, extname } from 'node:path';
+import { Backbones, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE } from './backbones.ts';
+import {
+  averageViewMaps,
+  branchCam,
+  fuseBranchCams,
+  normaliseMap,
+  type BranchCam,
+  type CamMethod,
+  type CamTarget,
+  type NormalisedMap,
+} from './gradcam.ts';
+import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
+import { calibrate, loadManifest, manifestPath, shippedModelDir, tierOf, type ModelManifest } from './manifest.ts';
+import { overlayPng, rawMapPng } from './overlay.ts';
+import type { ColormapName } from './colormap.ts';
+import { decodeOriented, prepareBuffer, prepareImage, type PreprocessOptions } from './preprocess.ts';
+import type { ExecutionProviderChoice } from './runtime.ts';
+import type {
+  BackendInfo,
+  CamImages,
+  CamKind,
+  Classification,
+  Classifier,
+  ClassifyOptions,
+  ClassifyResult,
+  FeatureMap,
+  PreparedImage,
+} from './types.ts';
+import { VIEWS, applyView, type View } from './views.ts';
+
+export interface ClassifierOptions {
+  /** Folder holding manifest.json; default: the shipped model (models/current.json). */
+  readonly modelDir?: string;
+  readonly executionProvider?: ExecutionProviderChoice;
+  /** Use this manifest and head instead of reading them from modelDir (development, tests, sanity checks). */
+  readonly manifest?: ModelManifest;
+  readonly head?: FusionHead;
+  /** Reuse already loaded backbones (they must match the manifest's layers and scaling); not disposed by this classifier. */
+  readonly backbones?: Backbones;
+}
+
+/** Extra knobs beyond the shared ClassifyOptions; all optional. */
+export interface CamOptions extends ClassifyOptions {
+  readonly camMethod?: CamMethod;
+  /** 'predicted' explains whichever class was predicted. Default 'malignant'. */
+  readonly camTarget?: CamTarget | 'predicted';
+  /** Which overlays to render; default fused, InceptionV3, MobileNetV2 (those the head uses). */
+  readonly camKinds?: readonly CamKind[];
+  /** Longest side of the overlay PNG; the original is downscaled (never upscaled) to it. Default 1024. */
+  readonly overlayMaxSide?: number;
+  readonly colormap?: ColormapName;
+}
+
+/** A rendered map with what the UI and reports need to interpret it. Structurally a CamImages. */
+export interface CamResult extends CamImages {
+  /** The map on the model's square crop, [0,1]. */
+  readonly map: NormalisedMap;
+  /** True when nothing pointed towards the target class (the overlay then shows no colour). */
+  readonly empty: boolean;
+  /** For branch maps: the weight the branch got in the fused map. */
+  readonly fusionWeight?: number;
+}
+
+export interface ExplainedResult extends ClassifyResult {
+  readonly cams?: readonly CamResult[];
+}
+
+/** Maps on the crop grid without any rendering: what faithfulness tests and the bench need. */
+export interface CamMaps {
+  readonly maps: Partial<Record<CamKind, NormalisedMap>>;
+  readonly weights: Partial<Record<CamKind, number>>;
+  readonly contributions: Partial<Record<CamKind, number>>;
+  readonly target: CamTarget;
+}
+
+export interface ScoredViews {
+  /** Pre-softmax malignant logit per view (z_mal - z_ben). */
+  readonly logits: Float32Array;
+  readonly views: readonly View[];
+  readonly features: { inception: FeatureMap; mobilenet: FeatureMap };
+}
+
+/** Size of the grid the fused map is built on (over the model's crop); finer than both branch grids. */
+export const FUSED_GRID = 68;
+
+const BRANCH_KIND: Record<Branch, Exclude<CamKind, 'fused'>> = { inception: 'inception_v3', mobilenet: 'mobilenet_v2' };
+
+function parseViews(names: readonly string[]): View[] {
+  return names.map((n) => {
+    if (!(VIEWS as readonly string[]).includes(n)) throw new Error(`manifest tta view '${n}' is not one of ${VIEWS.join(', ')}`);
+    return n as View;
+  });
+}
+
+/** One item of a batched feature map, as a batch-1 map (a view of the same memory). */
+function item(map: FeatureMap, i: number): FeatureMap {
+  const [, h, w, c] = map.shape;
+  const size = h * w * c;
+  return { data: map.data.subarray(i * size, (i + 1) * size), shape: [1, h, w, c] };
+}
+
+/** Mean logit over views, calibrated once; uncertainty = std of per-view calibrated probabilities. */
+export function aggregateViews(logits: ArrayLike<number>, temperature: number): { pRaw: number; p: number; uncertainty: number; meanLogit: number } {
+  const n = logits.length;
+  if (n === 0) throw new Error('no views to aggregate');
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += logits[i]!;
+  const meanLogit = sum / n;
+  const perView = Array.from({ length: n }, (_, i) => calibrate(logits[i]!, temperature));
+  const mean = perView.reduce((a, b) => a + b, 0) / n;
+  const variance = perView.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+  return { pRaw: calibrate(meanLogit, 1), p: calibrate(meanLogit, temperature), uncertainty: Math.sqrt(variance), meanLogit };
+}
+
+const now = (): number => performance.now();
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/** Runs one task at a time: the backbones already use every core, interleaving only thrashes. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(task, task);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export class FusionClassifier implements Classifier {
+  readonly modelVersion: string;
+  readonly manifest: ModelManifest;
+  readonly head: FusionHead;
+  readonly views: readonly View[];
+  readonly backend: BackendInfo;
+  private readonly backbones: Backbones;
+  private readonly ownsBackbones: boolean;
+  private readonly inceptionLayer: string;
+  private readonly preprocess: PreprocessOptions;
+  private readonly queue = new SerialQueue();
+  private disposed = false;
+
+  constructor(manifest: ModelManifest, head: FusionHead, backbones: Backbones, ownsBackbones: boolean) {
+    this.manifest = manifest;
+    this.modelVersion = manifest.version;
+    this.head = head;
+    this.backbones = backbones;
+    this.ownsBackbones = ownsBackbones;
+    this.views = parseViews(manifest.tta);
+    this.inceptionLayer = manifest.head.inceptionLayer ?? head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!;
+    if (!backbones.inceptionLayers.includes(this.inceptionLayer)) {
+      throw new Error(`head needs InceptionV3 layer ${this.inceptionLayer}, backbones output ${backbones.inceptionLayers.join(', ')}`);
+    }
+    this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
+    this.backend = { backbones: backbones.executionProvider, head: headBackend() };
+  }
+
+  /** The branches the head actually reads (a single-branch baseline has no map for the other). */
+  get branches(): readonly Branch[] {
+    return this.head.config.branches;
+  }
+
+  private check(): void {
+    if (this.disposed) throw new Error('classifier used after dispose()');
+  }
+
+  /** Decode and prepare one image with the model's preprocessing. Rejects with ImageInputError. */
+  prepareFile(file: string): Promise<PreparedImage> {
+    return prepareImage(file, this.preprocess);
+  }
+
+  prepareBytes(bytes: Buffer, name: string): Promise<PreparedImage> {
+    return prepareBuffer(bytes, name, this.preprocess);
+  }
+
+  /** Backbones and head on the given views of a prepared image, batched. */
+  async scoreViews(prepared: PreparedImage, views: readonly View[] = this.views): Promise<ScoredViews & { backbonesMs: number; headMs: number }> {
+    this.check();
+    return this.queue.run(async () => {
+      const n = views.length;
+      const inc = new Float32Array(n * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+      const mob = new Float32Array(n * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
+      views.forEach((v, i) => {
+        inc.set(applyView(prepared.inception, INCEPTION_INPUT_SIZE, v), i * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+        mob.set(applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, v), i * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
+      });
+      const t0 = now();
+      const out = await this.backbones.run(inc, mob, n);
+      const t1 = now();
+      const inception = out.inception[this.inceptionLayer]!;
+      const logits = this.head.logits(inception, out.mobilenet);
+      const t2 = now();
+      return { logits, views, features: { inception, mobilenet: out.mobilenet }, backbonesMs: t1 - t0, headMs: t2 - t1 };
+    });
+  }
+
+  /** Batched scoring of many prepared images on the identity view only (faithfulness curves, throughput). */
+  async scoreBatch(prepared: readonly PreparedImage[]): Promise<Float32Array> {
+    this.check();
+    return this.queue.run(async () => {
+      const n = prepared.length;
+      const inc = new Float32Array(n * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+      const mob = new Float32Array(n * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
+      prepared.forEach((p, i) => {
+        inc.set(p.inception, i * p.inception.length);
+        mob.set(p.mobilenet, i * p.mobilenet.length);
+      });
+      const out = await this.backbones.run(inc, mob, n);
+      return this.head.logits(out.inception[this.inceptionLayer]!, out.mobilenet);
+    });
+  }
+
+  /**
+   * Grad-CAM maps on the model's crop from already computed view features: per view and branch,
+   * un-flipped and averaged over views, then fused (see gradcam.ts for the fusion rule).
+   */
+  camMaps(scored: ScoredViews, target: CamTarget, method: CamMethod = 'gradcam'): CamMaps {
+    const perBranch = new Map<Branch, { data: Float32Array; width: number; height: number; view: View }[]>();
+    const contributions = new Map<Branch, number>();
+    scored.views.forEach((view, i) => {
+      const inc = item(scored.features.inception, i);
+      const mob = item(scored.features.mobilenet, i);
+      const g = this.head.logitWithGradients(inc, mob);
+      for (const branch of this.branches) {
+        const cam = branchCam(branch === 'inception' ? inc : mob, branch === 'inception' ? g.inception : g.mobilenet, 0, { method, target });
+        const list = perBranch.get(branch) ?? [];
+        list.push({ data: cam.data, width: cam.width, height: cam.height, view });
+        perBranch.set(branch, list);
+        contributions.set(branch, (contributions.get(branch) ?? 0) + cam.contribution / scored.views.length);
+      }
+    });
+    const maps: Partial<Record<CamKind, NormalisedMap>> = {};
+    const contribByKind: Partial<Record<CamKind, number>> = {};
+    const fuseInput: { kind: CamKind; cam: BranchCam }[] = [];
+    for (const branch of this.branches) {
+      const avg = averageViewMaps(perBranch.get(branch)!);
+      const kind = BRANCH_KIND[branch];
+      maps[kind] = normaliseMap(avg.width, avg.height, avg.data);
+      contribByKind[kind] = contributions.get(branch)!;
+      fuseInput.push({ kind, cam: { ...avg, contribution: contributions.get(branch)! } });
+    }
+    const fused = fuseBranchCams(fuseInput, FUSED_GRID);
+    maps.fused = fused.map;
+    return { maps, weights: fused.weights, contributions: contribByKind, target };
+  }
+
+  private classification(logits: Float32Array, timingsMs: Record<string, number>): Classification {
+    const { p, pRaw, uncertainty } = aggregateViews(logits, this.manifest.temperature);
+    return {
+      pMalignant: p,
+      pMalignantRaw: pRaw,
+      label: p >= this.manifest.threshold ? 'malignant' : 'benign',
+      tier: tierOf(p, this.manifest.tiers),
+      uncertainty,
+      threshold: this.manifest.threshold,
+      modelVersion: this.modelVersion,
+      backend: this.backend,
+      timingsMs,
+    };
+  }
+
+  private async run(
+    prepare: () => Promise<PreparedImage>,
+    original: string | Buffer,
+    name: string,
+    options: CamOptions,
+  ): Promise<ExplainedResult> {
+    this.check();
+    const t0 = now();
+    const prepared = await prepare();
+    const t1 = now();
+    const scored = await this.scoreViews(prepared);
+    const timings: Record<string, number> = { preprocess_ms: round(t1 - t0), backbones_ms: round(scored.backbonesMs), head_ms: round(scored.headMs) };
+    let classification = this.classification(scored.logits, timings);
+    let cams: CamResult[] | undefined;
+    if (options.cam) {
+      const t2 = now();
+      const target: CamTarget =
+        options.camTarget === 'predicted' ? (classification.label === 'malignant' ? 'malignant' : 'benign') : (options.camTarget ?? 'malignant');
+      const maps = this.camMaps(scored, target, options.camMethod);
+      const t3 = now();
+      cams = await this.render(maps, prepared, original, name, options);
+      timings.gradcam_ms = round(t3 - t2);
+      timings.overlay_ms = round(now() - t3);
+    }
+    timings.total_ms = round(now() - t0);
+    classification = { ...classification, timingsMs: timings };
+    return { file: prepared.file, width: prepared.width, height: prepared.height, classification, ...(cams ? { cams } : {}) };
+  }
+
+  /** Colour overlays on the (downscaled) original and raw grey maps for the requested kinds. */
+  async render(maps: CamMaps, prepared: PreparedImage, original: string | Buffer, name: string, options: CamOptions = {}): Promise<CamResult[]> {
+    const kinds = (options.camKinds ?? (['fused', 'inception_v3', 'mobilenet_v2'] as const)).filter((k) => maps.maps[k]);
+    const image = await decodeOriented(original, { name, maxSide: options.overlayMaxSide ?? 1024 });
+    if (image.originalWidth !== prepared.width || image.originalHeight !== prepared.height) {
+      // The file changed between the two reads: refuse rather than draw a map on the wrong picture.
+      throw new Error(`${name}: image changed while it was being classified`);
+    }
+    return Promise.all(
+      kinds.map(async (kind): Promise<CamResult> => {
+        const map = maps.maps[kind]!;
+        const [overlay, raw] = await Promise.all([
+          overlayPng(image, map, prepared.crop, prepared.width, prepared.height, { opacity: options.camOpacity, colormap: options.colormap }),
+          rawMapPng(map, prepared.crop, prepared.width, prepared.height),
+        ]);
+        return { kind, overlayPng: overlay, mapPng: raw, map, empty: map.empty, ...(kind !== 'fused' ? { fusionWeight: maps.weights[kind] ?? 0 } : {}) };
+      }),
+    );
+  }
+
+  classifyFile(file: string, options: CamOptions = {}): Promise<ExplainedResult> {
+    return this.run(() => this.prepareFile(file), file, file, options);
+  }
+
+  classifyBuffer(bytes: Buffer, name: string, options: CamOptions = {}): Promise<ExplainedResult> {
+    return this.run(() => this.prepareBytes(bytes, name), bytes, name, options);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.queue.run(async () => {
+      this.head.dispose();
+      if (this.ownsBackbones) await this.backbones.dispose();
+    });
+  }
+}
+
+/** Folder of the head weights named by the manifest (the entry may name head.json or its folder). */
+function headDir(modelDir: string, manifest: ModelManifest): string {
+  const p = manifestPath(modelDir, manifest.head.file);
+  return extname(p) ? dirname(p) : p;
+}
+
+export async function createClassifier(opts: ClassifierOptions = {}): Promise<FusionClassifier> {
+  const needsDir = !opts.manifest || !opts.head;
+  const modelDir = needsDir ? (opts.modelDir ?? shippedModelDir()) : opts.modelDir;
+  const manifest = opts.manifest ?? loadManifest(modelDir!);
+  await ensureHeadBackend();
+  const head = opts.head ?? (await FusionHead.load(headDir(modelDir!, manifest)));
+  const backbones =
+    opts.backbones ??
+    (await Backbones.load({
+      inceptionLayers: manifest.backbones.inception_v3.layers,
+      inceptionScaling: manifest.backbones.inception_v3.scaling,
+      executionProvider: opts.executionProvider,
+    }).catch((e: unknown) => {
+      if (!opts.head) head.dispose();
+      throw e;
+    }));
+  return new FusionClassifier(manifest, head, backbones, !opts.backbones);
+}
