@@ -1,0 +1,34 @@
+/** Application-wide state: the service's info (model status) and the clinician's settings. */
+import type { AppInfo, SettingsPatch } from '../../../../electron/ipc/contract.ts';
+import type { Settings } from '../../../../electron/common/domain.ts';
+import type { z } from 'zod';
+import { call, errorMessage, on } from '../api.ts';
+
+class AppState {
+  info = $state<AppInfo | null>(null);
+  settings = $state<Settings | null>(null);
+  loadError = $state<string | null>(null);
+
+  async load(): Promise<void> {
+    try {
+      const [info, settings] = await Promise.all([call('app.info', {}), call('settings.get', {})]);
+      this.info = info;
+      this.settings = settings;
+      this.loadError = null;
+    } catch (err) {
+      this.loadError = errorMessage(err);
+    }
+  }
+
+  async saveSettings(patch: z.input<typeof SettingsPatch>): Promise<void> {
+    this.settings = await call('settings.update', patch);
+  }
+
+  listen(): () => void {
+    return on('model.status', (status) => {
+      if (this.info) this.info = { ...this.info, modelStatus: status.status, modelVersion: status.modelVersion, modelError: status.error };
+    });
+  }
+}
+
+export const app = new AppState();
