@@ -1,0 +1,101 @@
+/**
+ * `npm run bench`: warm medians of each stage of the pipeline on real images. Not a test: targets
+ * are printed as pass/fail, never asserted. The LAST line of stdout is one JSON object merging
+ * every section's record (see bench/lib.ts). Environment:
+ *   BENCH_RUNS=n     repeats per measurement (default 15)
+ *   BENCH_QUICK=1    3 repeats, 1 warm-up: a smoke run
+ *   BENCH_ONLY=a,b   run only sections whose name contains one of these
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sharedDir } from '../electron/common/paths.ts';
+import {
+  checkTarget,
+  describeError,
+  renderTable,
+  round,
+  type BenchContext,
+  type BenchRecord,
+  type Section,
+  type Target,
+} from './lib.ts';
+import { generatedImages } from './images.ts';
+
+function fixtureImages(): string[] {
+  const root = sharedDir('data', 'fixtures');
+  const labels = join(root, 'labels.csv');
+  if (!existsSync(labels)) return [];
+  const [head, ...rows] = readFileSync(labels, 'utf8').trim().split('\n');
+  const col = head!.split(',').indexOf('path');
+  return rows.map((r) => join(root, r.split(',')[col]!)).filter((f) => existsSync(f));
+}
+
+async function loadSections(): Promise<Section[]> {
+  const dir = fileURLToPath(new URL('./sections/', import.meta.url));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
+  const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
+  const sections: Section[] = [];
+  for (const f of files) {
+    const mod = (await import(join(dir, f))) as { default?: Section };
+    if (!mod.default) continue;
+    if (only && !only.some((o) => mod.default!.name.includes(o) || f.includes(o))) continue;
+    sections.push(mod.default);
+  }
+  return sections;
+}
+
+async function main(): Promise<void> {
+  const quick = process.env.BENCH_QUICK === '1';
+  const runs = quick ? 3 : Math.max(1, Number(process.env.BENCH_RUNS ?? 15));
+  const tmp = await mkdtemp(join(tmpdir(), 'dermafuse-bench-'));
+  let images = fixtureImages();
+  const imagesAreReal = images.length > 0;
+  if (!imagesAreReal) images = await generatedImages(tmp, 16);
+
+  // The issue's required keys come first and are null until a section measures them.
+  const record: BenchRecord = { backend: null, inception_ms: null, mobilenet_ms: null, fusion_ms: null, batch_images_per_s: null, peak_rss_mb: null, preprocess_ms: null };
+  const ctx: BenchContext = { runs, warmup: quick ? 1 : 3, quick, images, imagesAreReal, tmp, shared: new Map(), record };
+  const targets: Target[] = [];
+  console.log(`dermafuse bench — ${new Date().toISOString()} — node ${process.version}, ${runs} runs per figure (warm), ` +
+    `${images.length} ${imagesAreReal ? 'real fixture images' : 'GENERATED images (shared fixtures absent)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  const sections = await loadSections();
+  for (const s of sections) {
+    console.log(`\n== ${s.name}`);
+    const t0 = performance.now();
+    let res;
+    try {
+      res = await s.run(ctx);
+    } catch (err) {
+      res = { skipped: `failed: ${describeError(err)}` };
+    }
+    if (res.skipped) console.log(`  skipped: ${res.skipped}`);
+    if (res.rows?.length) console.log(renderTable(res.rows));
+    for (const n of res.notes ?? []) console.log(`  note: ${n}`);
+    Object.assign(record, res.record ?? {});
+    targets.push(...(res.targets ?? []));
+    console.log(`  (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  }
+  for (const s of sections) await s.dispose?.(ctx).catch(() => undefined);
+  await rm(tmp, { recursive: true, force: true });
+
+  // maxRSS is in kilobytes; it covers the whole run, i.e. the most the app's process would hold
+  // with every measured component loaded.
+  record.peak_rss_mb = round(process.resourceUsage().maxRSS / 1024, 0);
+  targets.push({ key: 'peak_rss_mb', op: '<=', value: 1024, label: 'peak RSS (whole bench process)' });
+
+  console.log('\n== targets (printed, not asserted)');
+  for (const t of targets) {
+    const { status, value } = checkTarget(t, record);
+    console.log(`  [${status.padEnd(4)}] ${t.label}: ${t.key} = ${value ?? 'not measured'} (target ${t.op} ${t.value})`);
+  }
+  // Other processes on a shared machine inflate every figure; the load average says how much to distrust them.
+  record.load_avg_1m = round(loadavg()[0]!, 2);
+  console.log(`  machine load average (1 min) at the end: ${record.load_avg_1m}`);
+  console.log(JSON.stringify(record));
+}
+
+await main();
