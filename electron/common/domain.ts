@@ -170,3 +170,36 @@ export const Settings = z.object({
   acknowledgedIntendedUse: z.boolean().default(false),
 });
 export type Settings = z.infer<typeof Settings>;
+
+// --- Added by the store (issue 5): queries and composite reads the store answers. ---
+
+export const PredictionSort = z.enum(['newest', 'oldest', 'risk_desc', 'risk_asc']);
+export type PredictionSort = z.infer<typeof PredictionSort>;
+
+export const PredictionListQuery = z.object({
+  page: z.number().int().positive().default(1),
+  pageSize: z.number().int().min(1).max(500).default(50),
+  patientId: Id.optional(),
+  visitId: Id.optional(),
+  lesionId: Id.optional(),
+  jobId: Id.optional(),
+  tier: Tier.optional(),
+  sort: PredictionSort.default('newest'),
+});
+export type PredictionListQuery = z.input<typeof PredictionListQuery>;
+
+/** One page of any list: `items` in order, `total` across all pages. */
+export const pageOf = <T extends z.ZodTypeAny>(item: T) =>
+  z.object({ items: z.array(item), total: z.number().int().nonnegative(), page: z.number().int().positive(), pageSize: z.number().int().positive() });
+export const PredictionPage = pageOf(PredictionRow);
+export type PredictionPage = z.infer<typeof PredictionPage>;
+
+/** One image of a lesion's follow-up, with its latest prediction and review. */
+export const LesionTimelineEntry = z.object({
+  image: ImageRecord,
+  visit: Visit.nullable(),
+  prediction: Prediction.nullable(),
+  overlays: z.array(Overlay),
+  review: Review.nullable(),
+});
+export type LesionTimelineEntry = z.infer<typeof LesionTimelineEntry>;
