@@ -1,0 +1,72 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, existsSync, statSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export interface StoredBlob {
+  readonly sha256: string;
+  readonly path: string;
+  readonly byteSize: number;
+  /** True when these bytes were already in the store (nothing was written). */
+  readonly existed: boolean;
+}
+
+/**
+ * Content-addressed image folder: a file's name is the sha256 of its bytes, fanned out by the
+ * first two hex digits (`ab/cdef…`) so no directory grows past a few thousand entries. Files
+ * are written to a temporary name and renamed, so a reader (or a crash) never sees a partial
+ * image under its final name. The user's original file is only ever read.
+ */
+export class ImageStore {
+  constructor(readonly root: string) {
+    mkdirSync(root, { recursive: true });
+  }
+
+  /** Absolute path of the stored file for a hash; throws on anything that is not a sha256 (no path tricks). */
+  pathOf(sha256: string): string {
+    if (!SHA256.test(sha256)) throw new Error(`not a sha256: ${JSON.stringify(sha256)}`);
+    return join(this.root, sha256.slice(0, 2), sha256.slice(2));
+  }
+
+  has(sha256: string): boolean {
+    return SHA256.test(sha256) && existsSync(this.pathOf(sha256));
+  }
+
+  /** Stores bytes already in memory (the batch hashes and classifies the same buffer). */
+  async putBytes(bytes: Uint8Array, knownSha256?: string): Promise<StoredBlob> {
+    const sha256 = knownSha256 ?? sha256Hex(bytes);
+    const path = this.pathOf(sha256);
+    const existing = await stat(path).catch(() => null);
+    if (existing && existing.size === bytes.byteLength) return { sha256, path, byteSize: bytes.byteLength, existed: true };
+    await mkdir(join(this.root, sha256.slice(0, 2)), { recursive: true });
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx' });
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    return { sha256, path, byteSize: bytes.byteLength, existed: false };
+  }
+
+  /** Copies a user's file into the store (reads it, never moves or touches it). */
+  async putFile(file: string): Promise<StoredBlob & { bytes: Buffer }> {
+    const bytes = await readFile(file);
+    return { ...(await this.putBytes(bytes)), bytes };
+  }
+
+  sizeOf(sha256: string): number | null {
+    try {
+      return statSync(this.pathOf(sha256)).size;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/** The clinical store: one import for the app, CLI, batch and reports. */
+export { openStore, type Store, type OpenStoreOptions } from './store.ts';
+export { StoreError, type StoreErrorCode } from './errors.ts';
+export { defaultDataDir, resolveDataDir, DATABASE_FILE_NAME } from './data-dir.ts';
+export { ImageStore, sha256Hex } from './image-store.ts';
+export type { Page, PageQuery } from './paging.ts';
+export type { ImagePlacement, ImageFile } from './repositories/images.ts';
+export { predictionInput, type PredictionInput } from './repositories/predictions.ts';
+export { overlaysFromCams, type OverlayInput } from './repositories/overlays.ts';
+export type { PatientListQuery } from './repositories/patients.ts';
+export type { NewJob, ScannedPath } from './repositories/batches.ts';
+export { schemaVersion, migrate } from './migrate.ts';

@@ -1,0 +1,54 @@
+import { VisitInput, type Visit } from '../../common/domain.ts';
+import type { z } from 'zod';
+import { notFound } from '../errors.ts';
+import type { RepoContext } from '../context.ts';
+import { nowIso } from '../time.ts';
+import { changes } from './patients.ts';
+
+const SELECT = `SELECT id, patient_id AS patientId, date, clinician, notes, created_at AS createdAt FROM visits`;
+
+export class VisitsRepo {
+  constructor(private readonly ctx: RepoContext) {}
+
+  create(input: z.input<typeof VisitInput>): Visit {
+    const v = VisitInput.parse(input);
+    const { db, audit } = this.ctx;
+    return db.transaction(() => {
+      if (!db.prepare('SELECT 1 FROM patients WHERE id = ?').get(v.patientId)) throw notFound('patient', v.patientId);
+      const id = Number(
+        db
+          .prepare('INSERT INTO visits (patient_id, date, clinician, notes, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(v.patientId, v.date, v.clinician, v.notes, nowIso()).lastInsertRowid,
+      );
+      audit.record({ actor: this.ctx.actor(), action: 'visit.create', entity: 'visits', entityId: id, detail: v });
+      return this.require(id);
+    })();
+  }
+
+  /** The patient of a visit cannot change: its images are filed under that patient. */
+  update(id: number, patch: Partial<Pick<z.input<typeof VisitInput>, 'date' | 'clinician' | 'notes'>>): Visit {
+    const { db, audit } = this.ctx;
+    return db.transaction(() => {
+      const before = this.require(id);
+      const next = VisitInput.parse({ ...before, ...patch, patientId: before.patientId });
+      db.prepare('UPDATE visits SET date = ?, clinician = ?, notes = ? WHERE id = ?').run(next.date, next.clinician, next.notes, id);
+      audit.record({ actor: this.ctx.actor(), action: 'visit.update', entity: 'visits', entityId: id, detail: changes(before, { ...before, ...next }) });
+      return this.require(id);
+    })();
+  }
+
+  get(id: number): Visit | null {
+    return (this.ctx.db.prepare(`${SELECT} WHERE id = ?`).get(id) as Visit | undefined) ?? null;
+  }
+
+  require(id: number): Visit {
+    const v = this.get(id);
+    if (!v) throw notFound('visit', id);
+    return v;
+  }
+
+  /** Newest first. */
+  listForPatient(patientId: number): Visit[] {
+    return this.ctx.db.prepare(`${SELECT} WHERE patient_id = ? ORDER BY date DESC, id DESC`).all(patientId) as Visit[];
+  }
+}

@@ -1,0 +1,73 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../electron/store/database.ts';
+import { migrate, schemaVersion } from '../../electron/store/migrate.ts';
+import { migrations } from '../../electron/store/migrations/index.ts';
+import type { Migration } from '../../electron/store/migrations/types.ts';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'df-migrate-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('migrations', () => {
+  it('are numbered 1..n without gaps', () => {
+    expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
+  });
+
+  it('bring a new file to the latest user_version with the pragmas every connection needs', () => {
+    const db = openDatabase(join(dir, 'a.sqlite'));
+    expect(schemaVersion(db)).toBe(migrations.length);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((t) => t.name);
+    expect(tables).toEqual(
+      expect.arrayContaining(['patients', 'visits', 'lesions', 'images', 'predictions', 'overlays', 'reviews', 'audit_log', 'settings', 'batch_jobs', 'batch_items']),
+    );
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    db.close();
+  });
+
+  it('re-opening an up-to-date file changes nothing', () => {
+    const file = join(dir, 'b.sqlite');
+    openDatabase(file).close();
+    const before = new Database(file).prepare('SELECT sql FROM sqlite_master ORDER BY name').all();
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(migrations.length);
+    expect(db.prepare('SELECT sql FROM sqlite_master ORDER BY name').all()).toEqual(before);
+    db.close();
+  });
+
+  it('applies only the missing steps, in order, and a failing step rolls back entirely', () => {
+    const db = new Database(':memory:');
+    const steps: Migration[] = [
+      { version: 1, name: 'one', sql: 'CREATE TABLE a (x INTEGER);' },
+      { version: 2, name: 'two', sql: 'ALTER TABLE a ADD COLUMN y TEXT;' },
+    ];
+    expect(migrate(db, steps.slice(0, 1))).toBe(1);
+    expect(migrate(db, steps)).toBe(2);
+    expect(db.prepare('SELECT name FROM pragma_table_info(?)').all('a')).toEqual([{ name: 'x' }, { name: 'y' }]);
+
+    const broken: Migration[] = [...steps, { version: 3, name: 'broken', sql: 'CREATE TABLE b (z INTEGER); SELECT * FROM no_such_table;' }];
+    expect(() => migrate(db, broken)).toThrow(/no_such_table/);
+    expect(schemaVersion(db)).toBe(2);
+    expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'b'`).get()).toEqual({ n: 0 });
+  });
+
+  it('refuses a database written by a newer version instead of guessing', () => {
+    const db = new Database(':memory:');
+    db.pragma(`user_version = ${migrations.length + 1}`);
+    expect(() => migrate(db)).toThrow(/newer dermafuse/);
+  });
+
+  it('rejects a mis-numbered migration list', () => {
+    const db = new Database(':memory:');
+    expect(() => migrate(db, [{ version: 2, name: 'skip', sql: '' }])).toThrow(/expected 1/);
+  });
+});

@@ -1,0 +1,277 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ImageRecord, LesionTimelineEntry, Patient, PredictionPage, Settings } from '../../electron/common/domain.ts';
+import { openStore, StoreError, type Store } from '../../electron/store/index.ts';
+import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
+
+let dir: string;
+let store: Store;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'df-store-'));
+  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+});
+afterEach(() => {
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function png(file: string, colour: { r: number; g: number; b: number }, width = 32, height = 24): Promise<string> {
+  const path = join(dir, file);
+  await sharp({ create: { width, height, channels: 3, background: colour } }).png().toFile(path);
+  return path;
+}
+
+async function tinyPng(width = 4, height = 3): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 } } }).greyscale().png().toBuffer();
+}
+
+function prediction(imageId: number, p: number, extra: Partial<PredictionInput> = {}): PredictionInput {
+  return {
+    imageId,
+    modelVersion: 'test-1',
+    pMalignantRaw: p,
+    pMalignant: p,
+    threshold: 0.3,
+    label: p >= 0.3 ? 'malignant' : 'benign',
+    tier: p >= 0.6 ? 'high' : p >= 0.3 ? 'review' : 'low',
+    uncertainty: 0.01,
+    backend: 'test',
+    timingMs: 1,
+    ...extra,
+  };
+}
+
+const HOSTILE = [
+  "Robert'); DROP TABLE patients;--",
+  '100% _wild_ \\ card',
+  'Łukasz Żółć',
+  '山田太郎',
+  'محمد',
+  '<script>alert(1)</script>',
+  'line one\nline two\r\n\ttabbed',
+  'emoji 🩺 and zero\u200bwidth',
+  '${process.exit(1)}',
+  'nul\u0000inside',
+];
+
+describe('patients', () => {
+  it('creates, reads, updates and pages with search; hostile text comes back verbatim', () => {
+    const created = HOSTILE.map((name, i) => store.patients.create({ identifier: `MRN-${i}`, name }));
+    for (const p of created) expect(Patient.parse(store.patients.get(p.id))).toEqual(p);
+    expect(created.map((p) => p.name)).toEqual(HOSTILE);
+    expect(store.db.prepare('SELECT count(*) AS n FROM patients').get()).toEqual({ n: HOSTILE.length });
+
+    // % and _ in a search are literal characters, not wildcards.
+    expect(store.patients.list({ search: '100%' }).items.map((p) => p.name)).toEqual([HOSTILE[1]]);
+    expect(store.patients.list({ search: '_' }).items.map((p) => p.name)).toEqual([HOSTILE[1]]);
+    expect(store.patients.list({ search: 'mrn-3' }).items.map((p) => p.identifier)).toEqual(['MRN-3']);
+    expect(store.patients.list({ search: 'zolc' }).items.map((p) => p.name)).toEqual([HOSTILE[2]]);
+    expect(store.patients.list({ search: 'ŻÓŁĆ' }).total).toBe(1);
+    expect(store.patients.list({ search: '山田' }).total).toBe(1);
+
+    const page1 = store.patients.list({ pageSize: 4, page: 1 });
+    const page3 = store.patients.list({ pageSize: 4, page: 3 });
+    expect(page1.total).toBe(HOSTILE.length);
+    expect(page1.items).toHaveLength(4);
+    expect(page3.items).toHaveLength(2);
+
+    const updated = store.patients.update(created[0]!.id, { sex: 'female', dateOfBirth: '1970-01-02' });
+    expect(updated).toMatchObject({ sex: 'female', dateOfBirth: '1970-01-02', name: HOSTILE[0] });
+  });
+
+  it('rejects a duplicate identifier with a conflict and invalid input before touching the file', () => {
+    store.patients.create({ identifier: 'A', name: 'first' });
+    expect(() => store.patients.create({ identifier: 'A', name: 'second' })).toThrow(StoreError);
+    expect(() => store.patients.create({ identifier: '', name: 'x' })).toThrow();
+    expect(() => store.patients.create({ identifier: 'B', name: 'x', dateOfBirth: '2020-13-45x' })).toThrow();
+    expect(store.patients.list().total).toBe(1);
+    expect(store.audit.list({ entity: 'patients' }).total).toBe(1);
+  });
+});
+
+describe('images', () => {
+  it('copies into the content-addressed folder without touching the original; same bytes filed once', async () => {
+    const patient = store.patients.create({ identifier: 'P1', name: 'A' });
+    const visit = store.visits.create({ patientId: patient.id, date: '2026-01-10', clinician: 'dr', notes: HOSTILE.join(' | ') });
+    expect(store.visits.get(visit.id)?.notes).toBe(HOSTILE.join(' | '));
+    const original = await png('lesion one.png', { r: 200, g: 80, b: 60 });
+    const before = { bytes: readFileSync(original), mtime: statSync(original).mtimeMs };
+
+    const image = await store.images.importFile(original, { visitId: visit.id });
+    expect(ImageRecord.parse(image)).toMatchObject({ originalName: 'lesion one.png', originalPath: original, width: 32, height: 24, visitId: visit.id });
+    const stored = store.imagePath(image.sha256);
+    expect(stored).toBe(join(store.imagesDir, image.sha256.slice(0, 2), image.sha256.slice(2)));
+    expect(readFileSync(stored).equals(before.bytes)).toBe(true);
+    expect(readFileSync(original).equals(before.bytes)).toBe(true);
+    expect(statSync(original).mtimeMs).toBe(before.mtime);
+
+    const copy = join(dir, 'renamed copy.png');
+    writeFileSync(copy, before.bytes);
+    const again = await store.images.importFile(copy, { visitId: visit.id });
+    expect(again.id).toBe(image.id);
+    const elsewhere = await store.images.importFile(copy); // same bytes, not filed under a visit: its own record, same blob
+    expect(elsewhere.id).not.toBe(image.id);
+    expect(elsewhere.sha256).toBe(image.sha256);
+    expect(store.images.findBySha256(image.sha256)).toHaveLength(2);
+    expect(() => store.imagePath('../../etc/passwd')).toThrow();
+  });
+
+  it('refuses a file that is not an image, and placements that mix patients', async () => {
+    const text = join(dir, 'notes.jpg');
+    writeFileSync(text, 'this is not a JPEG');
+    await expect(store.images.importFile(text)).rejects.toThrow(/not a readable image/);
+    expect(store.db.prepare('SELECT count(*) AS n FROM images').get()).toEqual({ n: 0 });
+
+    const a = store.patients.create({ identifier: 'A', name: 'A' });
+    const b = store.patients.create({ identifier: 'B', name: 'B' });
+    const visitA = store.visits.create({ patientId: a.id, date: '2026-01-01' });
+    const lesionB = store.lesions.create({ patientId: b.id, bodySite: 'back' });
+    const file = await png('x.png', { r: 1, g: 2, b: 3 });
+    await expect(store.images.importFile(file, { visitId: visitA.id, lesionId: lesionB.id })).rejects.toThrow(/another patient/);
+    await expect(store.images.importFile(file, { patientId: b.id, visitId: visitA.id })).rejects.toThrow(/another patient/);
+    await expect(store.images.importFile(file, { visitId: 999 })).rejects.toThrow(/does not exist/);
+  });
+});
+
+describe('predictions, overlays and listing', () => {
+  it('writes a prediction with its overlays in one transaction; a bad overlay leaves nothing behind', async () => {
+    const image = await store.images.importFile(await png('a.png', { r: 9, g: 9, b: 9 }));
+    const overlay = await tinyPng(32, 24);
+    const map = await tinyPng(8, 8);
+    const p = store.predictions.create({
+      ...prediction(image.id, 0.7),
+      overlays: [
+        { kind: 'fused', format: 'overlay', png: overlay },
+        { kind: 'fused', format: 'map', png: map },
+      ],
+    });
+    const overlays = store.overlays.listForPrediction(p.id);
+    expect(overlays.map((o) => [o.kind, o.format, o.width, o.height])).toEqual([
+      ['fused', 'overlay', 32, 24],
+      ['fused', 'map', 8, 8],
+    ]);
+    expect(store.overlays.png(overlays[0]!.id)?.equals(overlay)).toBe(true);
+    expect(store.predictions.findBySha256(image.sha256, 'test-1')?.id).toBe(p.id);
+
+    // Same image and model again: refused, so nothing is ever classified twice.
+    expect(() => store.predictions.create(prediction(image.id, 0.1))).toThrow(/already has a prediction/);
+
+    const auditBefore = store.audit.list().total;
+    const image2 = await store.images.importFile(await png('b.png', { r: 90, g: 9, b: 9 }));
+    expect(() =>
+      store.predictions.create({
+        ...prediction(image2.id, 0.2),
+        overlays: [
+          { kind: 'fused', format: 'overlay', png: overlay },
+          { kind: 'fused', format: 'map', png: Buffer.from('not a png at all, but long enough') },
+        ],
+      }),
+    ).toThrow(/not a PNG/);
+    expect(store.predictions.listForImage(image2.id)).toEqual([]);
+    expect(store.db.prepare('SELECT count(*) AS n FROM overlays').get()).toEqual({ n: 2 });
+    expect(store.audit.list().total).toBe(auditBefore + 1); // only image2's import
+  });
+
+  it('lists pages joined with patient, visit and latest review, filtered and sorted', async () => {
+    const a = store.patients.create({ identifier: 'A', name: 'Alice' });
+    const b = store.patients.create({ identifier: 'B', name: 'Bob' });
+    const va = store.visits.create({ patientId: a.id, date: '2026-02-01' });
+    const vb = store.visits.create({ patientId: b.id, date: '2026-02-02' });
+    const probs = [0.1, 0.9, 0.5, 0.3, 0.7];
+    const ids: number[] = [];
+    for (const [i, p] of probs.entries()) {
+      const image = await store.images.importFile(await png(`i${i}.png`, { r: i * 40, g: 10, b: 10 }), { visitId: i % 2 ? vb.id : va.id });
+      ids.push(store.predictions.create(prediction(image.id, p)).id);
+    }
+    const firstImage = store.predictions.get(ids[0]!)!.imageId;
+    store.reviews.create({ imageId: firstImage, clinician: 'dr', verdict: 'agree' });
+    const latest = store.reviews.create({ imageId: firstImage, predictionId: ids[0]!, clinician: 'dr', verdict: 'disagree', note: HOSTILE[0] });
+
+    const all = PredictionPage.parse(store.listPredictions({ sort: 'risk_desc' }));
+    expect(all.total).toBe(5);
+    expect(all.items.map((r) => r.prediction.pMalignant)).toEqual([0.9, 0.7, 0.5, 0.3, 0.1]);
+    const row = all.items.find((r) => r.prediction.id === ids[0])!;
+    expect(row.patient?.name).toBe('Alice');
+    expect(row.visit?.id).toBe(va.id);
+    expect(row.review).toEqual(latest);
+    expect(all.items.filter((r) => r.review === null)).toHaveLength(4);
+
+    const bob = store.listPredictions({ patientId: b.id, sort: 'risk_asc' });
+    expect(bob.items.map((r) => r.prediction.pMalignant)).toEqual([0.3, 0.9]);
+    expect(store.listPredictions({ visitId: va.id }).total).toBe(3);
+    expect(store.listPredictions({ tier: 'high' }).total).toBe(2);
+    const paged = store.listPredictions({ page: 2, pageSize: 2, sort: 'oldest' });
+    expect(paged.items.map((r) => r.prediction.id)).toEqual([ids[2], ids[3]]);
+    expect(store.listPredictions({ page: 9, pageSize: 2 }).items).toEqual([]);
+  });
+
+  it('builds a lesion timeline across visits in visit-date order with the latest prediction', async () => {
+    const patient = store.patients.create({ identifier: 'T', name: 'Timeline' });
+    const lesion = store.lesions.create({ patientId: patient.id, bodySite: 'left scapula', label: '6 mm' });
+    const later = store.visits.create({ patientId: patient.id, date: '2026-06-01' });
+    const earlier = store.visits.create({ patientId: patient.id, date: '2025-12-01' });
+    const imgLater = await store.images.importFile(await png('later.png', { r: 1, g: 100, b: 1 }), { visitId: later.id, lesionId: lesion.id });
+    const imgEarlier = await store.images.importFile(await png('earlier.png', { r: 100, g: 1, b: 1 }), { visitId: earlier.id, lesionId: lesion.id });
+    await store.images.importFile(await png('other.png', { r: 5, g: 5, b: 100 }), { visitId: earlier.id }); // not this lesion
+    store.predictions.create(prediction(imgEarlier.id, 0.2, { modelVersion: 'old' }));
+    const newest = store.predictions.create({ ...prediction(imgEarlier.id, 0.4, { modelVersion: 'new' }), overlays: [{ kind: 'fused', format: 'map', png: await tinyPng() }] });
+
+    const timeline = store.lesionTimeline(lesion.id).map((e) => LesionTimelineEntry.parse(e));
+    expect(timeline.map((e) => e.image.id)).toEqual([imgEarlier.id, imgLater.id]);
+    expect(timeline[0]!.visit?.date).toBe('2025-12-01');
+    expect(timeline[0]!.prediction?.id).toBe(newest.id);
+    expect(timeline[0]!.overlays.map((o) => o.format)).toEqual(['map']);
+    expect(timeline[1]!.prediction).toBeNull();
+    expect(timeline[1]!.overlays).toEqual([]);
+  });
+});
+
+describe('audit log', () => {
+  it('records who did what to which record, and cannot be changed or deleted', () => {
+    const p = store.patients.create({ identifier: 'AUD', name: 'Audited' });
+    store.setActor('dr.other');
+    store.patients.update(p.id, { name: 'Renamed' });
+    const entries = store.audit.list({ entity: 'patients', entityId: p.id }).items;
+    expect(entries.map((e) => [e.action, e.actor])).toEqual([
+      ['patient.update', 'dr.other'],
+      ['patient.create', 'dr.test'],
+    ]);
+    expect(JSON.parse(entries[0]!.detail)).toEqual({ name: { from: 'Audited', to: 'Renamed' } });
+    expect(() => store.db.prepare('UPDATE audit_log SET actor = ?').run('mallory')).toThrow(/append-only/);
+    expect(() => store.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
+    expect(store.audit.list().total).toBe(2);
+  });
+
+  it('is written in the transaction of its change: a change that fails leaves no entry', () => {
+    const p = store.patients.create({ identifier: 'X', name: 'X' });
+    store.patients.create({ identifier: 'Y', name: 'Y' });
+    expect(() => store.patients.update(p.id, { identifier: 'Y' })).toThrow(/already exists/);
+    expect(store.audit.list({ entity: 'patients', entityId: p.id }).total).toBe(1);
+    expect(() => store.audit.record({ actor: 'a', action: 'x', entity: 'y', entityId: null })).toThrow(/inside the transaction/);
+  });
+});
+
+describe('settings', () => {
+  it('returns defaults, persists changes (audited) and reports the data folder in use', () => {
+    const defaults = store.settings.getAll();
+    expect(Settings.parse(defaults)).toEqual({
+      dataDir: join(dir, 'data'),
+      clinicName: '',
+      thresholdPreset: 'sensitive',
+      executionProvider: 'auto',
+      acknowledgedIntendedUse: false,
+    });
+    const next = store.settings.update({ clinicName: HOSTILE[5], acknowledgedIntendedUse: true });
+    expect(next.clinicName).toBe(HOSTILE[5]);
+    expect(() => store.settings.update({ thresholdPreset: 'reckless' as 'sensitive' })).toThrow();
+    store.close();
+    store = openStore({ dataDir: join(dir, 'data') });
+    expect(store.settings.getAll()).toMatchObject({ clinicName: HOSTILE[5], acknowledgedIntendedUse: true });
+    expect(store.audit.list({ entity: 'settings' }).total).toBe(2);
+    expect(existsSync(join(dir, 'data', 'dermafuse.sqlite'))).toBe(true);
+  });
+});
