@@ -24,10 +24,18 @@ export async function generatedImages(dir: string, count: number): Promise<strin
  */
 export async function largeJpegFrom(src: string, file: string, width: number, height: number): Promise<string> {
   const base = await sharp(src).resize(width, height, { fit: 'cover' }).removeAlpha().raw().toBuffer();
-  const noise = await sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 6 } } })
-    .raw()
-    .toBuffer();
-  for (let i = 0; i < base.length; i++) base[i] = Math.max(0, Math.min(255, base[i]! + noise[i]! - 128));
+  // Deterministic noise (sum of 4 uniforms ≈ Gaussian, sigma ≈ 6) so every run measures the same file.
+  let state = 0x9e3779b9;
+  const uniform = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < base.length; i++) {
+    const g = (uniform() + uniform() + uniform() + uniform() - 2) * 10.4;
+    base[i] = Math.max(0, Math.min(255, Math.round(base[i]! + g)));
+  }
   await sharp(base, { raw: { width, height, channels: 3 } }).jpeg({ quality: 92 }).toFile(file);
   return file;
 }
