@@ -334,6 +334,11 @@ async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Pr
   }
 }
 
+/** IPC hands over plain Uint8Arrays; view them as Buffers without copying. */
+function asBuffer(bytes: Buffer | Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Decode and prepare an image file for both backbones. Rejects with ImageInputError only. */
 export async function prepareImage(file: string, opts: PreprocessOptions = {}): Promise<PreparedImage> {
   const bytes = await readImageFile(file);
@@ -341,17 +346,17 @@ export async function prepareImage(file: string, opts: PreprocessOptions = {}): 
 }
 
 /** As prepareImage, for bytes already in memory (drag-and-drop, IPC). `name` is used in errors. */
-export async function prepareBuffer(bytes: Buffer, name: string, opts: PreprocessOptions = {}): Promise<PreparedImage> {
-  return prepare(bytes, name, opts);
+export async function prepareBuffer(bytes: Buffer | Uint8Array, name: string, opts: PreprocessOptions = {}): Promise<PreparedImage> {
+  return prepare(asBuffer(bytes), name, opts);
 }
 
 /**
  * The oriented, alpha-flattened sRGB original, for overlays and thumbnails. Use `maxSide` to avoid
  * holding a full 12 MP raster when only a preview is needed.
  */
-export async function decodeOriented(input: string | Buffer, opts: DecodeOptions = {}): Promise<OrientedImage> {
+export async function decodeOriented(input: string | Buffer | Uint8Array, opts: DecodeOptions = {}): Promise<OrientedImage> {
   const file = typeof input === 'string' ? input : (opts.name ?? '<buffer>');
-  const bytes = typeof input === 'string' ? await readImageFile(input) : input;
+  const bytes = typeof input === 'string' ? await readImageFile(input) : asBuffer(input);
   const maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const header = await inspect(bytes, file, maxInputPixels);
   const target = opts.maxSide ? scaledSize(header.width, header.height, opts.maxSide) : undefined;

@@ -150,7 +150,7 @@ describe('prepareImage on good inputs', () => {
 
   it('decodes by content, not by file name, and is deterministic', async () => {
     const bytes = await readFile(named('plain.jpg'));
-    const a = await prepareBuffer(bytes, 'photo.png');
+    const a = await prepareBuffer(new Uint8Array(bytes), 'photo.png');
     const b = await prepareImage(named('plain.jpg'));
     expect(a.file).toBe('photo.png');
     expect(Buffer.from(a.inception.buffer).equals(Buffer.from(b.inception.buffer))).toBe(true);
