@@ -244,7 +244,10 @@ function umdExport(source: string, file: string): unknown {
   } catch (e) {
     throw new WeightsError('invalid', file, `${file}: could not evaluate the weights module (${(e as Error).message})`);
   }
-  return sandbox.module.exports;
+  // Objects made in the sandbox belong to another realm (their Array is not ours, which breaks
+  // iteration in some libraries); a JSON round trip gives plain objects of this realm.
+  const exported = sandbox.module.exports;
+  return typeof exported === 'string' ? exported : (JSON.parse(JSON.stringify(exported)) as unknown);
 }
 
 /** Loads and verifies the nsfwjs InceptionV3 model: topology, weight specs, dequantisable bytes. */
