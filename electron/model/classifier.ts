@@ -23,6 +23,7 @@ import {
   type CamTarget,
   type NormalisedMap,
 } from './gradcam.ts';
+import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, tierOf, type ModelManifest } from './manifest.ts';
 import { overlayPng, rawMapPng } from './overlay.ts';
@@ -51,7 +52,14 @@ export interface ClassifierOptions {
   readonly head?: FusionHead;
   /** Reuse already loaded backbones (they must match the manifest's layers and scaling); not disposed by this classifier. */
   readonly backbones?: Backbones;
+  /**
+   * 'analytic' (default): the head's forward pass and gradient in plain typed arrays (exact, and
+   * what keeps Grad-CAM within its time budget); 'tfjs': FusionHead's own tfjs ops.
+   */
+  readonly headEngine?: HeadEngine;
 }
+
+export type HeadEngine = 'analytic' | 'tfjs';
 
 /** Extra knobs beyond the shared ClassifyOptions; all optional. */
 export interface CamOptions extends ClassifyOptions {
@@ -150,9 +158,10 @@ export class FusionClassifier implements Classifier {
   private readonly inceptionLayer: string;
   private readonly preprocess: PreprocessOptions;
   private readonly queue = new SerialQueue();
+  private readonly analytic: AnalyticHead | undefined;
   private disposed = false;
 
-  constructor(manifest: ModelManifest, head: FusionHead, backbones: Backbones, ownsBackbones: boolean) {
+  constructor(manifest: ModelManifest, head: FusionHead, backbones: Backbones, ownsBackbones: boolean, engine: HeadEngine = 'analytic') {
     this.manifest = manifest;
     this.modelVersion = manifest.version;
     this.head = head;
@@ -164,7 +173,17 @@ export class FusionClassifier implements Classifier {
       throw new Error(`head needs InceptionV3 layer ${this.inceptionLayer}, backbones output ${backbones.inceptionLayers.join(', ')}`);
     }
     this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
-    this.backend = { backbones: backbones.executionProvider, head: headBackend() };
+    this.analytic = engine === 'analytic' ? AnalyticHead.from(head) : undefined;
+    this.backend = { backbones: backbones.executionProvider, head: this.analytic ? 'analytic-js' : `tfjs-${headBackend()}` };
+  }
+
+  private headLogits(inception: FeatureMap, mobilenet: FeatureMap): Float32Array {
+    return this.analytic ? this.analytic.logits(inception, mobilenet) : this.head.logits(inception, mobilenet);
+  }
+
+  private headGradients(inception: FeatureMap, mobilenet: FeatureMap, i: number): { logit: number; inception: FeatureMap; mobilenet: FeatureMap } {
+    if (this.analytic) return this.analytic.logitWithGradients(inception, mobilenet, i);
+    return this.head.logitWithGradients(item(inception, i), item(mobilenet, i));
   }
 
   /** The branches the head actually reads (a single-branch baseline has no map for the other). */
@@ -200,7 +219,7 @@ export class FusionClassifier implements Classifier {
       const out = await this.backbones.run(inc, mob, n);
       const t1 = now();
       const inception = out.inception[this.inceptionLayer]!;
-      const logits = this.head.logits(inception, out.mobilenet);
+      const logits = this.headLogits(inception, out.mobilenet);
       const t2 = now();
       return { logits, views, features: { inception, mobilenet: out.mobilenet }, backbonesMs: t1 - t0, headMs: t2 - t1 };
     });
@@ -218,7 +237,7 @@ export class FusionClassifier implements Classifier {
         mob.set(p.mobilenet, i * p.mobilenet.length);
       });
       const out = await this.backbones.run(inc, mob, n);
-      return this.head.logits(out.inception[this.inceptionLayer]!, out.mobilenet);
+      return this.headLogits(out.inception[this.inceptionLayer]!, out.mobilenet);
     });
   }
 
@@ -232,7 +251,7 @@ export class FusionClassifier implements Classifier {
     scored.views.forEach((view, i) => {
       const inc = item(scored.features.inception, i);
       const mob = item(scored.features.mobilenet, i);
-      const g = this.head.logitWithGradients(inc, mob);
+      const g = this.headGradients(scored.features.inception, scored.features.mobilenet, i);
       for (const branch of this.branches) {
         const cam = branchCam(branch === 'inception' ? inc : mob, branch === 'inception' ? g.inception : g.mobilenet, 0, { method, target });
         const list = perBranch.get(branch) ?? [];
@@ -360,5 +379,5 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
       if (!opts.head) head.dispose();
       throw e;
     }));
-  return new FusionClassifier(manifest, head, backbones, !opts.backbones);
+  return new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine);
 }

@@ -1,0 +1,187 @@
+/**
+ * The whole pipeline on real images with the real native backbones and a randomly initialised
+ * head (the trained head is not needed for these properties): calibration/tier bookkeeping,
+ * analytic head = tfjs head, flip-equivariance of the TTA-averaged maps (which only holds when
+ * each view's map is un-flipped correctly), overlays on the original geometry, bad input.
+ */
+import sharp from 'sharp';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedDir } from '../../electron/common/paths.ts';
+import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
+import { FusionHead } from '../../electron/model/head.ts';
+import { calibrate, tierOf, type ModelManifest } from '../../electron/model/manifest.ts';
+import { ImageInputError } from '../../electron/model/types.ts';
+
+const fixtures = sharedDir('data', 'fixtures');
+const weights = sharedDir('models', 'coral_tf2_mobilenet_v2_1.0_224_ptq.tflite');
+const available = existsSync(join(fixtures, 'labels.csv')) && existsSync(weights);
+if (!available) console.warn(`classifier integration tests skipped: needs ${fixtures} and ${weights} (the shared data/weights folder)`);
+
+const manifest: ModelManifest = {
+  version: 'test-random-head',
+  createdAt: '2026-01-01T00:00:00Z',
+  backbones: {
+    inception_v3: { source: 'nsfwjs@4.4.0', sha256: 'n/a', layers: ['mixed6'], scaling: 'unit' },
+    mobilenet_v2: { source: 'coral', sha256: 'n/a' },
+  },
+  preprocess: { crop: 'centre_square', colorConstancy: 'none' },
+  head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [32], dropout: 0 },
+  temperature: 1.7,
+  threshold: 0.5,
+  tiers: { reviewAt: 0.3, highAt: 0.7 },
+  tta: ['identity', 'hflip'],
+  metrics: {},
+  training: {},
+};
+
+const headConfig = { branches: ['inception', 'mobilenet'] as const, inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg' as const, hidden: [32], dropout: 0, inceptionLayer: 'mixed6' };
+
+function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= a.length;
+  mb /= b.length;
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < a.length; i++) {
+    sab += (a[i]! - ma) * (b[i]! - mb);
+    saa += (a[i]! - ma) ** 2;
+    sbb += (b[i]! - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+function hflipMap(data: Float32Array, w: number, h: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = data[y * w + (w - 1 - x)]!;
+  return out;
+}
+
+describe.skipIf(!available)('classifier on real images (random head)', () => {
+  let dir: string;
+  let classifier: FusionClassifier;
+  let melanoma: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dermafuse-classifier-'));
+    const head = FusionHead.create({ ...headConfig, branches: [...headConfig.branches] }, 17);
+    await head.save(join(dir, 'model'));
+    head.dispose();
+    await writeFile(join(dir, 'model', 'manifest.json'), JSON.stringify(manifest));
+    classifier = await createClassifier({ modelDir: join(dir, 'model') });
+    const mal = join(fixtures, 'malignant');
+    melanoma = join(mal, readdirSync(mal).filter((f) => f.endsWith('.jpg')).sort()[0]!);
+  }, 300_000);
+
+  afterAll(async () => {
+    await classifier?.dispose();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reports a calibrated probability with label, tier and uncertainty that follow the manifest', async () => {
+    const r = await classifier.classifyFile(melanoma);
+    const c = r.classification;
+    const scored = await classifier.scoreViews(await classifier.prepareFile(melanoma));
+    const meanLogit = (scored.logits[0]! + scored.logits[1]!) / 2;
+    expect(c.pMalignant).toBeCloseTo(calibrate(meanLogit, manifest.temperature), 6);
+    expect(c.pMalignantRaw).toBeCloseTo(calibrate(meanLogit, 1), 6);
+    expect(c.label).toBe(c.pMalignant >= manifest.threshold ? 'malignant' : 'benign');
+    expect(c.tier).toBe(tierOf(c.pMalignant, manifest.tiers));
+    const p = [calibrate(scored.logits[0]!, 1.7), calibrate(scored.logits[1]!, 1.7)];
+    expect(c.uncertainty).toBeCloseTo(Math.abs(p[0]! - p[1]!) / 2, 6);
+    expect(c.backend).toEqual({ backbones: 'cpu', head: 'analytic-js' });
+    expect(c.modelVersion).toBe('test-random-head');
+    expect(Object.keys(c.timingsMs)).toEqual(expect.arrayContaining(['preprocess_ms', 'backbones_ms', 'head_ms', 'total_ms']));
+    expect(r.cams).toBeUndefined();
+  });
+
+  it('the analytic head gives the tfjs head\'s probability and maps', async () => {
+    const tfjs = await createClassifier({ modelDir: join(dir, 'model'), headEngine: 'tfjs' });
+    try {
+      const prepared = await classifier.prepareFile(melanoma);
+      const a = await classifier.scoreViews(prepared);
+      const b = await tfjs.scoreViews(prepared);
+      for (let i = 0; i < 2; i++) expect(a.logits[i]).toBeCloseTo(b.logits[i]!, 3);
+      const ma = classifier.camMaps(a, 'malignant');
+      const mb = tfjs.camMaps(b, 'malignant');
+      for (const kind of ['fused', 'inception_v3', 'mobilenet_v2'] as const) {
+        const x = ma.maps[kind]!.data;
+        const y = mb.maps[kind]!.data;
+        let d = 0;
+        for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i]! - y[i]!));
+        expect(d).toBeLessThan(1e-3);
+      }
+    } finally {
+      await tfjs.dispose();
+    }
+  }, 120_000);
+
+  it('a mirrored image gets the same probability and the mirrored map (views are un-flipped before averaging)', async () => {
+    const mirrored = join(dir, 'mirrored.png');
+    await sharp(melanoma).flop().png().toFile(mirrored);
+    const a = await classifier.classifyFile(melanoma, { cam: true });
+    const b = await classifier.classifyFile(mirrored, { cam: true });
+    expect(Math.abs(a.classification.pMalignant - b.classification.pMalignant)).toBeLessThan(0.01);
+    for (const kind of ['fused', 'inception_v3', 'mobilenet_v2'] as const) {
+      const ma = a.cams!.find((k) => k.kind === kind)!.map;
+      const mb = b.cams!.find((k) => k.kind === kind)!.map;
+      const back = hflipMap(mb.data, mb.width, mb.height);
+      expect(pearson(ma.data, back)).toBeGreaterThan(0.95);
+      // and it is not trivially symmetric: unflipped, the two maps agree less
+      expect(pearson(ma.data, back)).toBeGreaterThan(pearson(ma.data, mb.data));
+    }
+  }, 120_000);
+
+  it('draws overlays on the original geometry; pixels the model never saw get no colour', async () => {
+    // A 4:3 picture: the lesion image with white bands left and right, outside the centre crop.
+    const padded = join(dir, 'padded.png');
+    const meta = await sharp(melanoma).metadata();
+    const side = meta.height!;
+    const band = Math.round((side * 4) / 3 - meta.width!) >> 1;
+    await sharp(melanoma).extend({ left: band, right: band, background: '#ffffff' }).png().toFile(padded);
+    const r = await classifier.classifyFile(padded, { cam: true, camOpacity: 1 });
+    expect(r.cams!.map((k) => k.kind)).toEqual(['fused', 'inception_v3', 'mobilenet_v2']);
+    for (const cam of r.cams!) {
+      const { data, info } = await sharp(cam.overlayPng).raw().toBuffer({ resolveWithObject: true });
+      expect([info.width, info.height]).toEqual([r.width, r.height]);
+      expect(r.width / r.height).toBeCloseTo(4 / 3, 1);
+      // Left band, well outside the crop: plain dimmed white, identical in every channel.
+      for (let y = 0; y < info.height; y += 7) {
+        for (let x = 0; x < band - 2; x += 3) {
+          const p = (y * info.width + x) * info.channels;
+          expect(data[p]).toBe(data[p + 1]);
+          expect(data[p + 1]).toBe(data[p + 2]);
+        }
+      }
+      const raw = await sharp(cam.mapPng).metadata();
+      expect(raw.channels).toBe(1);
+      expect(raw.width! / raw.height!).toBeCloseTo(4 / 3, 1);
+    }
+  }, 120_000);
+
+  it('bad input is rejected with a typed error and no overlay', async () => {
+    await expect(classifier.classifyBuffer(Buffer.from('not an image at all'), 'fake.jpg', { cam: true })).rejects.toBeInstanceOf(ImageInputError);
+    await expect(classifier.classifyFile(join(dir, 'missing.jpg'), { cam: true })).rejects.toMatchObject({ code: 'not_found' });
+    // And the classifier still works afterwards.
+    const ok = await classifier.classifyFile(melanoma);
+    expect(ok.classification.pMalignant).toBeGreaterThan(0);
+  });
+
+  it('concurrent calls give the same results as one at a time', async () => {
+    const benign = join(fixtures, 'benign', readdirSync(join(fixtures, 'benign')).sort()[0]!);
+    const [x, y] = await Promise.all([classifier.classifyFile(melanoma), classifier.classifyFile(benign)]);
+    const x1 = await classifier.classifyFile(melanoma);
+    const y1 = await classifier.classifyFile(benign);
+    expect(x.classification.pMalignant).toBeCloseTo(x1.classification.pMalignant, 6);
+    expect(y.classification.pMalignant).toBeCloseTo(y1.classification.pMalignant, 6);
+  }, 120_000);
+});
