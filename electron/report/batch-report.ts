@@ -3,7 +3,7 @@
  * with thumbnails. Files that could not be classified (and any not reached yet) are listed after
  * the classified ones with the reason, never left out.
  */
-import { COLORS, ReportDocument, formatDateTime, formatIsoDateTime, type Status } from './document.ts';
+import { COLORS, ReportDocument, formatDateTime, formatIsoDateTime, type RenderedReport, type Status } from './document.ts';
 import { mapLimit, preparePageImage, type PageImage } from './images.ts';
 import { tierCounts, tierExplanation } from './sections.ts';
 import type { BatchReportData, BatchReportRow } from './types.ts';
@@ -52,7 +52,7 @@ function relativePath(path: string, root: string): string {
   return path.startsWith(prefix) ? path.slice(prefix.length) : path;
 }
 
-export async function renderBatchReport(data: BatchReportData): Promise<Buffer> {
+export async function renderBatchReport(data: BatchReportData): Promise<RenderedReport> {
   const r = new ReportDocument(data.context, 'Batch summary');
   const rows = sortRows(data.rows);
   const thumbs = await mapLimit(rows, 4, async (row) => ({

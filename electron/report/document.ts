@@ -10,6 +10,11 @@ import { TextLayout, type TextBlock, type TextStyle } from './text.ts';
 import { INTENDED_USE, INTENDED_USE_SHORT, type ReportContext } from './types.ts';
 import type { Prediction } from '../common/domain.ts';
 
+export interface RenderedReport {
+  readonly pdf: Buffer;
+  readonly pages: number;
+}
+
 export const PAGE = { width: 595.28, height: 841.89 } as const;
 const MARGIN_X = 48;
 const CONTENT_TOP = 62;
@@ -218,7 +223,7 @@ export class ReportDocument {
   }
 
   /** Writes page footers (now that the page count is known) and returns the finished PDF. */
-  async finish(): Promise<Buffer> {
+  async finish(): Promise<RenderedReport> {
     const range = this.doc.bufferedPageRange();
     const style: TextStyle = { size: 7.5, color: COLORS.muted };
     const left = `Generated ${formatDateTime(this.context.generatedAt)} \u00b7 ${this.context.modelName} ${this.context.modelVersion}`;
@@ -232,6 +237,6 @@ export class ReportDocument {
       this.text.draw(this.text.layout(INTENDED_USE_SHORT, this.contentWidth, style, 1), this.left, footerTop + 17);
     }
     this.doc.end();
-    return this.done;
+    return { pdf: await this.done, pages: range.count };
   }
 }

@@ -2,7 +2,7 @@
  * Lesion follow-up: one lesion's images across visits side by side, oldest first, with the risk
  * over time as a small plot.
  */
-import { COLORS, ReportDocument, formatDateTime, formatProbability, formatUncertainty } from './document.ts';
+import { COLORS, ReportDocument, formatDateTime, formatProbability, formatUncertainty, type RenderedReport } from './document.ts';
 import { mapLimit, preparePageImage } from './images.ts';
 import { drawRiskPlot, type RiskPoint } from './risk-plot.ts';
 import { patientRows, reviewText, tierExplanation } from './sections.ts';
@@ -29,7 +29,7 @@ export function chronological(entries: readonly LesionReportEntry[]): LesionRepo
   });
 }
 
-export async function renderLesionReport(data: LesionReportData): Promise<Buffer> {
+export async function renderLesionReport(data: LesionReportData): Promise<RenderedReport> {
   const r = new ReportDocument(data.context, 'Lesion follow-up');
   const entries = chronological(data.entries);
   const colW = (r.contentWidth - (COLS - 1) * GAP) / COLS;

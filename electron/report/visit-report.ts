@@ -5,6 +5,7 @@
 import {
   COLORS,
   ReportDocument,
+  type RenderedReport,
   formatDateTime,
   formatIsoDateTime,
   formatProbability,
@@ -18,7 +19,7 @@ import type { ReportImage, VisitReportData } from './types.ts';
 const IMAGE_GAP = 14;
 const IMAGE_H = 190;
 
-export async function renderVisitReport(data: VisitReportData): Promise<Buffer> {
+export async function renderVisitReport(data: VisitReportData): Promise<RenderedReport> {
   const r = new ReportDocument(data.context, 'Visit report');
   const imageW = (r.contentWidth - IMAGE_GAP) / 2;
   const prepared = await mapLimit(data.images, 4, async (img) => ({
