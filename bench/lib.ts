@@ -31,6 +31,7 @@ export interface SectionResult {
 export interface Row {
   readonly what: string;
   readonly median?: number;
+  readonly cpu?: number;
   readonly p90?: number;
   readonly min?: number;
   readonly unit?: string;
@@ -65,6 +66,8 @@ export interface Stats {
   readonly p90: number;
   readonly min: number;
   readonly samples: number;
+  /** Median process CPU time (user + system, all threads) per call, ms, when measured. */
+  readonly cpuMedian?: number;
 }
 
 export function stats(samples: readonly number[]): Stats {
@@ -79,16 +82,24 @@ export function stats(samples: readonly number[]): Stats {
   return { median: q(0.5), p90: q(0.9), min: s[0]!, samples: s.length };
 }
 
-/** Warm-up, then `runs` timed calls; milliseconds. */
+/**
+ * Warm-up, then `runs` timed calls; milliseconds of wall time, plus the process CPU time per call.
+ * On a shared machine wall time inflates with other processes' load while CPU time mostly does
+ * not, so a wall/CPU ratio far above 1/threads says the figure was taken under contention.
+ */
 export async function timeIt(fn: () => Promise<unknown> | unknown, runs: number, warmup: number): Promise<Stats> {
   for (let i = 0; i < warmup; i++) await fn();
-  const out: number[] = [];
+  const wall: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
-    out.push(performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
-  return stats(out);
+  return { ...stats(wall), cpuMedian: stats(cpu).median };
 }
 
 export function round(x: number, digits = 1): number {
@@ -97,7 +108,7 @@ export function round(x: number, digits = 1): number {
 }
 
 export function row(what: string, st: Stats, unit = 'ms', extra?: string): Row {
-  return { what, median: st.median, p90: st.p90, min: st.min, unit, ...(extra ? { extra } : {}) };
+  return { what, median: st.median, p90: st.p90, min: st.min, unit, ...(st.cpuMedian !== undefined ? { cpu: st.cpuMedian } : {}), ...(extra ? { extra } : {}) };
 }
 
 /** True when an import failed because the module (or one it imports) does not exist yet. */
@@ -117,11 +128,11 @@ function fmt(v: number | undefined): string {
 }
 
 export function renderTable(rows: readonly Row[]): string {
-  const header = ['', 'median', 'p90', 'min', 'unit', ''];
-  const body = rows.map((r) => [r.what, fmt(r.median), fmt(r.p90), fmt(r.min), r.unit ?? '', r.extra ?? '']);
+  const header = ['', 'median', 'p90', 'min', 'cpu', 'unit', ''];
+  const body = rows.map((r) => [r.what, fmt(r.median), fmt(r.p90), fmt(r.min), fmt(r.cpu), r.unit ?? '', r.extra ?? '']);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    cells.map((c, i) => (i === 0 || i >= 5 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...body.map(line)].map((l) => `  ${l}`).join('\n');
 }
 

@@ -5,6 +5,7 @@
  *   BENCH_RUNS=n     repeats per measurement (default 15)
  *   BENCH_QUICK=1    3 repeats, 1 warm-up: a smoke run
  *   BENCH_ONLY=a,b   run only sections whose name contains one of these
+ *   BENCH_MAX_BATCH  largest backbone batch to time (default 8)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
   console.log(`dermafuse bench — ${new Date().toISOString()} — node ${process.version}, ${runs} runs per figure (warm), ` +
     `${images.length} ${imagesAreReal ? 'real fixture images' : 'GENERATED images (shared fixtures absent)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  console.log('columns: wall-clock median / p90 / min per call; cpu = median process CPU time per call (all threads): ' +
+    'cpu well below wall x threads means other processes held the cores');
   const sections = await loadSections();
   for (const s of sections) {
     console.log(`\n== ${s.name}`);

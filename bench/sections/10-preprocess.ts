@@ -20,15 +20,19 @@ function firstOf(set: string): string | undefined {
 async function perImage(ctx: BenchContext, files: readonly string[], opts?: PreprocessOptions) {
   for (const f of files.slice(0, 8)) await prepareImage(f, opts);
   const samples: number[] = [];
+  const cpu: number[] = [];
   const passes = Math.max(1, Math.ceil(ctx.runs / Math.max(1, Math.floor(files.length / 10))));
   for (let p = 0; p < passes; p++) {
     for (const f of files) {
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await prepareImage(f, opts);
       samples.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
     }
   }
-  return stats(samples);
+  return { ...stats(samples), cpuMedian: stats(cpu).median };
 }
 
 const section: Section = {
