@@ -196,7 +196,10 @@ export interface LayersModelSource {
 export interface KerasModelTopology {
   readonly keras_version?: string;
   readonly backend?: string;
-  readonly model_config: { readonly class_name: string; readonly config: KerasModelConfig };
+  /** Keras' model.json wraps the model in model_config; tfjs-layers' own JSON does not. */
+  readonly model_config?: { readonly class_name: string; readonly config: KerasModelConfig };
+  readonly class_name?: string;
+  readonly config?: KerasModelConfig;
 }
 
 export interface KerasModelConfig {

@@ -39,7 +39,9 @@ function inboundNames(layer: KerasLayer): string[] {
 }
 
 export function kerasToOnnx(topology: KerasModelTopology, weights: ReadonlyMap<string, Float32Array>, conv: KerasConversion): ConvertedGraph {
-  const layers = topology.model_config.config.layers;
+  const modelConfig = topology.model_config?.config ?? topology.config;
+  if (!modelConfig?.layers) throw new KerasConversionError('topology holds no functional model config');
+  const layers = modelConfig.layers;
   const byName = new Map(layers.map((l) => [l.name, l]));
   for (const o of conv.outputs) if (!byName.has(o)) throw new KerasConversionError(`no layer named ${o}`);
 
