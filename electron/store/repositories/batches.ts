@@ -160,12 +160,12 @@ export class BatchesRepo {
     this.ctx.db
       .prepare(
         `UPDATE batch_jobs SET
-           total  = (SELECT count(*) FROM batch_items WHERE job_id = ?1),
-           done   = (SELECT count(*) FROM batch_items WHERE job_id = ?1 AND status = 'done'),
-           failed = (SELECT count(*) FROM batch_items WHERE job_id = ?1 AND status = 'error')
-         WHERE id = ?1`,
+           total  = (SELECT count(*) FROM batch_items WHERE job_id = @id),
+           done   = (SELECT count(*) FROM batch_items WHERE job_id = @id AND status = 'done'),
+           failed = (SELECT count(*) FROM batch_items WHERE job_id = @id AND status = 'error')
+         WHERE id = @id`,
       )
-      .run(jobId);
+      .run({ id: jobId });
     return this.requireJob(jobId);
   }
 }

@@ -169,7 +169,7 @@ export class ImagesRepo {
     return { patientId, visitId, lesionId };
   }
 
-  private findPlaced(sha256: string, where: ResolvedPlacement): ImageRecord | null {
+  findPlaced(sha256: string, where: ResolvedPlacement): ImageRecord | null {
     return (
       (this.ctx.db
         .prepare(`${SELECT} WHERE i.sha256 = ? AND ifnull(i.patient_id, 0) = ? AND ifnull(i.visit_id, 0) = ?`)
