@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { projectRoot } from '../common/paths.ts';
 import { join } from 'node:path';
+import { registerClassify } from './classify.ts';
+import { registerReport } from './report.ts';
 
 const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .description('Dermoscopy triage: InceptionV3 + MobileNetV2 fusion classifier with Grad-CAM (decision support, not a diagnosis)')
     .version(version)
     .showHelpAfterError();
+  registerClassify(program);
+  registerReport(program);
   return program;
 }
 
