@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FusionHead, headBackend, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { ensureHeadBackend, FusionHead, headBackend, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 
 const config: HeadConfig = { branches: ['inception', 'mobilenet'], inceptionChannels: 6, mobilenetChannels: 4, pooling: 'avg+max', hidden: [5], dropout: 0.3 };
@@ -92,5 +92,18 @@ describe('FusionHead', () => {
     expect(a.logits(inc, mob)[0]).toBe(b.logits(inc, mob)[0]);
     expect(a.logits(inc, mob)[0]).not.toBe(c.logits(inc, mob)[0]);
     [a, b, c].forEach((h) => h.dispose());
+  });
+
+  it('gives the same logits and gradients on the backend ensureHeadBackend picks', async () => {
+    const head = FusionHead.create(config, 12);
+    const before = head.logitWithGradients(inc, mob);
+    const backend = await ensureHeadBackend();
+    expect(['cpu', 'wasm', 'tensorflow']).toContain(backend);
+    expect(headBackend()).toBe(backend);
+    const after = head.logitWithGradients(inc, mob);
+    expect(after.logit).toBeCloseTo(before.logit, 4);
+    after.inception.data.forEach((g, i) => expect(g).toBeCloseTo(before.inception.data[i]!, 4));
+    after.mobilenet.data.forEach((g, i) => expect(g).toBeCloseTo(before.mobilenet.data[i]!, 4));
+    head.dispose();
   });
 });
