@@ -14,7 +14,6 @@ import {
   ImageRecord,
   Lesion,
   LesionInput,
-  OverlayKind,
   Overlay,
   Patient,
   PatientInput,
