@@ -86,7 +86,7 @@ export async function trainHead(config: HeadConfig, x: Float32Array, labels: Arr
       for (let start = 0; start < rows; start += settings.batchSize) {
         const idx = tf.tensor1d(order.slice(start, start + settings.batchSize), 'int32');
         const seed = settings.seed + step++;
-        const loss = tf.tidy(() => {
+        const loss = tf.tidy((): tf.Scalar => {
           const xb = tf.gather(X, idx) as tf.Tensor2D;
           const yb = tf.gather(Y, idx);
           const wb = tf.gather(W, idx);
@@ -100,13 +100,11 @@ export async function trainHead(config: HeadConfig, x: Float32Array, labels: Arr
             },
             true,
             variables,
-          );
+          ) as tf.Scalar;
         });
         idx.dispose();
-        if (loss) {
-          epochLoss += (loss.dataSync()[0] ?? 0) * Math.min(settings.batchSize, rows - start);
-          loss.dispose();
-        }
+        epochLoss += (loss.dataSync()[0] ?? 0) * Math.min(settings.batchSize, rows - start);
+        loss.dispose();
       }
       losses.push(epochLoss / rows);
     }
