@@ -120,7 +120,8 @@ function sharpErrorToImageError(err: unknown, file: string): ImageInputError {
   return new ImageInputError(code, file, `cannot decode image (${msg.split('\n')[0]})`);
 }
 
-async function readImageFile(file: string): Promise<Buffer> {
+/** Reads a whole image file with the same checks and error codes as prepareImage (for callers that hash or store the bytes). */
+export async function readImageFile(file: string): Promise<Buffer> {
   let size: number;
   try {
     const st = await stat(file);
