@@ -7,6 +7,7 @@ import { COLORS, ReportDocument, formatDateTime, formatIsoDateTime, type Rendere
 import { mapLimit, preparePageImage, type PageImage } from './images.ts';
 import { tierCounts, tierExplanation } from './sections.ts';
 import type { BatchReportData, BatchReportRow } from './types.ts';
+import { isolate } from './text.ts';
 
 const THUMB = 40;
 const PAD = 3;
@@ -69,8 +70,8 @@ export async function renderBatchReport(data: BatchReportData): Promise<Rendered
     ['Started', formatIsoDateTime(job.createdAt)],
     ['Finished', job.finishedAt ? formatIsoDateTime(job.finishedAt) : 'not finished'],
   ];
-  if (data.patient) info.push(['Patient', `${data.patient.name} (${data.patient.identifier})`]);
-  if (data.visit) info.push(['Visit', [data.visit.date, data.visit.clinician].filter((s) => s).join(', ')]);
+  if (data.patient) info.push(['Patient', `${isolate(data.patient.name)} (${isolate(data.patient.identifier)})`]);
+  if (data.visit) info.push(['Visit', [data.visit.date, data.visit.clinician].filter((s) => s).map(isolate).join(', ')]);
   info.push(
     ['Model', `${data.context.modelName}, version ${job.modelVersion}`],
     ['Report generated', formatDateTime(data.context.generatedAt)],
@@ -149,7 +150,7 @@ function drawRow(r: ReportDocument, row: BatchReportRow, index: number, thumbs: 
     const why = status === 'pending' ? 'Not processed yet.' : row.item.error || 'Could not be classified (no reason recorded).';
     detail = r.text.layout(why, mergedW, { size: SIZE, color: COLORS.text }, 10);
   }
-  const review = row.review ? r.text.layout(`${row.review.verdict}${row.review.finalDiagnosis ? `: ${row.review.finalDiagnosis}` : ''}`, cellW(7), style, 4) : null;
+  const review = row.review ? r.text.layout(`${row.review.verdict}${row.review.finalDiagnosis ? `: ${isolate(row.review.finalDiagnosis)}` : ''}`, cellW(7), style, 4) : null;
   const textH = Math.max(file.height, detail ? detail.height + 16 : 0, review?.height ?? 0);
   const h = Math.max(THUMB, textH) + 2 * PAD;
   r.ensure(h);

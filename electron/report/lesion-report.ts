@@ -7,6 +7,7 @@ import { mapLimit, preparePageImage } from './images.ts';
 import { drawRiskPlot, type RiskPoint } from './risk-plot.ts';
 import { patientRows, reviewText, tierExplanation } from './sections.ts';
 import type { LesionReportData, LesionReportEntry } from './types.ts';
+import { isolate } from './text.ts';
 
 const COLS = 3;
 const GAP = 10;
@@ -43,7 +44,7 @@ export async function renderLesionReport(data: LesionReportData): Promise<Render
   const dates = entries.map(entryDate);
   r.keyValues([
     ...patientRows(data.patient),
-    ['Lesion', [data.lesion.label, `#${data.lesion.id}`].filter((s) => s).join(', ')],
+    ['Lesion', [data.lesion.label ? isolate(data.lesion.label) : '', `#${data.lesion.id}`].filter((s) => s).join(', ')],
     ['Body site', data.lesion.bodySite],
     ['Images', entries.length === 0 ? 'none' : `${entries.length}, from ${dates[0]} to ${dates[dates.length - 1]}`],
     ['Model', `${data.context.modelName}, version ${data.context.modelVersion}`],
@@ -95,7 +96,7 @@ function drawRow(
   // Lay out every text of the row first so the row's height is known before drawing.
   const cells = row.map((e, i) => {
     const head = r.text.layout(`${offset + i + 1}/${total} \u00b7 ${entryDate(e)}`, colW, { size: 9, weight: 'bold' }, 1);
-    const sub = r.text.layout([e.visit?.clinician ?? '', e.image.originalName].filter((s) => s).join(' \u00b7 '), colW, { size: 7.5, color: COLORS.muted }, 3);
+    const sub = r.text.layout([e.visit?.clinician ?? '', e.image.originalName].filter((s) => s).map(isolate).join(' \u00b7 '), colW, { size: 7.5, color: COLORS.muted }, 3);
     const p = e.prediction;
     const result = p
       ? r.text.layout(`${formatProbability(p.pMalignant)}\nuncertainty ${formatUncertainty(p.uncertainty)} \u00b7 threshold ${p.threshold.toFixed(2)}`, colW, small, 3)

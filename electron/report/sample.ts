@@ -214,7 +214,7 @@ export async function sampleBatchData(files: readonly string[], seed = 11, error
   }
   const job: BatchJob = {
     id: 1,
-    root: files.length > 0 ? files[0]!.replace(/\/[^/]*$/, '') : '/',
+    root: commonFolder(files),
     patientId: 1,
     visitId: 1,
     modelVersion: '1.0.0',
@@ -226,6 +226,18 @@ export async function sampleBatchData(files: readonly string[], seed = 11, error
     finishedAt: '2026-11-28T08:04:12.000Z',
   };
   return { context: sampleContext(), job, patient: samplePatient(), visit: sampleVisit(), rows };
+}
+
+function commonFolder(files: readonly string[]): string {
+  if (files.length === 0) return '/';
+  let parts = files[0]!.split('/').slice(0, -1);
+  for (const f of files) {
+    const other = f.split('/');
+    let i = 0;
+    while (i < parts.length && parts[i] === other[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join('/') || '/';
 }
 
 /** One lesion photographed at successive visits, its risk rising over time. */

@@ -3,6 +3,7 @@ import type { Patient, Review } from '../common/domain.ts';
 import type { Tier } from '../model/types.ts';
 import { formatIsoDateTime } from './document.ts';
 import type { ReportContext } from './types.ts';
+import { isolate } from './text.ts';
 
 export function patientRows(patient: Patient): [string, string][] {
   return [
@@ -16,10 +17,10 @@ export function patientRows(patient: Patient): [string, string][] {
 export function reviewText(review: Review | null): string {
   if (!review) return 'No review recorded.';
   const parts = [
-    `${review.verdict === 'agree' ? 'Agrees' : 'Disagrees'} with the model (${review.clinician}, ${formatIsoDateTime(review.createdAt)}).`,
+    `${review.verdict === 'agree' ? 'Agrees' : 'Disagrees'} with the model (${isolate(review.clinician)}, ${formatIsoDateTime(review.createdAt)}).`,
   ];
-  if (review.finalDiagnosis.trim() !== '') parts.push(`Final diagnosis: ${review.finalDiagnosis}`);
-  if (review.note.trim() !== '') parts.push(`Note: ${review.note}`);
+  if (review.finalDiagnosis.trim() !== '') parts.push(`Final diagnosis: ${isolate(review.finalDiagnosis)}`);
+  if (review.note.trim() !== '') parts.push(`Note: ${isolate(review.note)}`);
   return parts.join('\n');
 }
 

@@ -49,7 +49,7 @@ const BASELINE = 1.0;
  * What a user typed is printed as typed, but characters that would hide or reorder text are
  * dropped: control characters, and format characters such as bidi overrides (a right-to-left
  * override could make a name read differently from what was stored). ZWJ/ZWNJ stay: Persian and
- * Arabic words need them.
+ * Arabic words need them. Isolates stay too: they only confine direction (see isolate()).
  */
 export function sanitizeText(input: string): string {
   return input
@@ -58,12 +58,25 @@ export function sanitizeText(input: string): string {
     .replace(/\r\n?|[\u2028\u2029\u0085]/g, '\n')
     .replace(/\t/g, ' ')
     .replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F]/g, '')
-    .replace(/(?![\u200C\u200D])\p{Cf}/gu, '');
+    .replace(/(?![\u200C\u200D\u2066-\u2069])\p{Cf}/gu, '');
+}
+
+const ISOLATES = /[\u2066-\u2069]/g;
+const ISOLATE_MARK = /^[\u2066-\u2069]$/;
+
+/**
+ * Marks user text inside a sentence of the report's own as a bidi isolate, so that its direction
+ * cannot spill over: "(محمد, 2026-11-28)" would otherwise have the date pulled into the Arabic
+ * run and printed reversed. Isolate marks the user typed are dropped first so they cannot
+ * close ours early.
+ */
+export function isolate(userText: string): string {
+  return `\u2068${userText.replace(ISOLATES, '')}\u2069`;
 }
 
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u3000-\u303F\uFF00-\uFFEF]/u;
 /** Break opportunities after these, so paths and hyphenated names wrap at natural points. */
-const BREAK_AFTER = new Set(['-', '/', '\\', '_', '.', ',', ';', ':', '|', '\u3001', '\u3002']);
+const BREAK_AFTER = new Set(['-', '/', '\\', ',', ';', '|', '\u3001', '\u3002']);
 const STRONG = new Set(['L', 'R', 'AL']);
 
 interface Token {
@@ -224,7 +237,7 @@ export class TextLayout {
     for (let i = start + 1; i <= end; i++) {
       if (i === end || families[i] !== families[runStart]) {
         const face = this.fonts.face(families[runStart]!, style.weight);
-        w += this.measure(p.slice(runStart, i), face.key, style.size);
+        w += this.measure(p.slice(runStart, i).replace(ISOLATES, ''), face.key, style.size);
         runStart = i;
       }
     }
@@ -246,6 +259,7 @@ export class TextLayout {
       const unit = p.charCodeAt(i);
       if (unit >= 0xdc00 && unit <= 0xdfff && i > 0 && isHigh(p.charCodeAt(i - 1))) continue;
       const ch = isHigh(unit) ? p.slice(i, i + 2) : p[i]!;
+      if (ISOLATE_MARK.test(ch)) continue; // they order text, they are not printed
       chars.push({ ch, level: levels.levels[i]!, family: families[i]!, space: /\s/u.test(ch) });
     }
     const pieces: Piece[] = [];

@@ -15,6 +15,7 @@ import {
 import { mapLimit, preparePageImage } from './images.ts';
 import { patientRows, reviewText, tierCounts, tierExplanation } from './sections.ts';
 import type { ReportImage, VisitReportData } from './types.ts';
+import { isolate } from './text.ts';
 
 const IMAGE_GAP = 14;
 const IMAGE_H = 190;
@@ -69,7 +70,7 @@ function drawImageSection(
   imageW: number,
   currentModel: string,
 ): void {
-  const title = r.text.layout(`Image ${index + 1} of ${total}: ${img.image.originalName}`, r.contentWidth, { size: 12, weight: 'bold' }, 4);
+  const title = r.text.layout(`Image ${index + 1} of ${total}: ${isolate(img.image.originalName)}`, r.contentWidth, { size: 12, weight: 'bold' }, 4);
   // Keep a section on one page when it fits (heading, pictures and about six detail rows); only a
   // long review note runs on to the next page.
   r.ensure(title.height + 16 + 14 + IMAGE_H + 120);
@@ -80,7 +81,7 @@ function drawImageSection(
   if (img.image.capturedAt) meta.push(`captured ${formatIsoDateTime(img.image.capturedAt)}`);
   meta.push(`imported ${formatIsoDateTime(img.image.importedAt)}`);
   if (img.image.width && img.image.height) meta.push(`${img.image.width} \u00d7 ${img.image.height} px`);
-  if (img.lesion) meta.push(`lesion: ${[img.lesion.label, img.lesion.bodySite].filter((s) => s).join(', ') || `#${img.lesion.id}`}`);
+  if (img.lesion) meta.push(`lesion: ${[img.lesion.label, img.lesion.bodySite].filter((s) => s).map(isolate).join(', ') || `#${img.lesion.id}`}`);
   r.paragraph(meta.join(' \u00b7 '), { size: 8.5, color: COLORS.muted }, r.left, r.contentWidth, 4);
 
   const captionStyle = { size: 8.5, weight: 'bold' as const, color: COLORS.muted };

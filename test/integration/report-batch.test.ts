@@ -1,0 +1,88 @@
+import { basename } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { renderBatchReport, sortRows, statusOf } from '../../electron/report/batch-report.ts';
+import { sampleBatchData } from '../../electron/report/sample.ts';
+import type { BatchReportData } from '../../electron/report/types.ts';
+import {
+  FIXTURES_MISSING,
+  POPPLER_MISSING,
+  fixtureFiles,
+  hasFixtures,
+  hasPoppler,
+  imagesOf,
+  outputDir,
+  readBack,
+  squash,
+  wordBoxes,
+  type PdfReadback,
+} from './report-helpers.ts';
+
+describe.skipIf(!hasPoppler || !hasFixtures)(`batch summary${!hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : ''}`, () => {
+  let data: BatchReportData;
+  let back: PdfReadback;
+  let reportedPages: number;
+
+  beforeAll(async () => {
+    const base = await sampleBatchData(fixtureFiles(46), 11, 9);
+    // A failure with a long, unbroken reason must be listed whole, wrapped in its cell.
+    const rows = base.rows.map((r, i) =>
+      i === 4
+        ? { ...r, item: { ...r.item, status: 'error' as const, error: `unreadable: ${'/very/deep/folder'.repeat(12)}/x.jpg: EACCES permission denied` }, image: null, prediction: null, review: null, original: null, overlay: null }
+        : r,
+    );
+    data = { ...base, rows };
+    const report = await renderBatchReport(data);
+    reportedPages = report.pages;
+    back = readBack(report.pdf, outputDir('batch'), 'batch');
+  });
+
+  it('renders every page, numbered', () => {
+    expect(back.pages).toBe(reportedPages);
+    expect(back.pngs).toHaveLength(back.pages);
+    expect(back.pages).toBeGreaterThanOrEqual(3);
+    expect(back.text).toContain(`Page ${back.pages} of ${back.pages}`);
+  });
+
+  it('lists every file once, classified ones by falling risk, then failures, then pending', () => {
+    const expected = sortRows(data.rows).map((r) => basename(r.item.path));
+    const found = expected.map((name) => back.layout.indexOf(name));
+    expect(expected.filter((_, i) => found[i]! < 0)).toEqual([]);
+    expect([...found].sort((a, b) => a - b)).toEqual(found);
+    const ps = sortRows(data.rows).filter((r) => r.prediction).map((r) => r.prediction!.pMalignant);
+    expect([...ps].sort((a, b) => b - a)).toEqual(ps);
+  });
+
+  it('prints each failure with its reason, and the counts per tier', () => {
+    const failures = data.rows.filter((r) => statusOf(r) === 'error');
+    expect(failures.length).toBeGreaterThanOrEqual(5);
+    const flat = squash(back.text);
+    for (const f of failures) expect(flat).toContain(squash(f.item.error!));
+    const count = (s: string) => data.rows.filter((r) => statusOf(r) === s).length;
+    const counts = [count('high'), count('review'), count('low'), count('error'), count('pending'), data.rows.length];
+    expect(back.layout).toMatch(new RegExp(counts.join('\\s+')));
+    expect(back.text.match(/NOT CLASSIFIED/g)?.length).toBe(failures.length);
+    expect(back.text.match(/PENDING/g)?.length ?? 0).toBe(count('pending'));
+  });
+
+  it('prints probabilities and tiers of classified files', () => {
+    for (const r of data.rows.filter((x) => x.prediction)) {
+      expect(back.text).toContain(`${(r.prediction!.pMalignant * 100).toFixed(1)}%`);
+    }
+    expect(back.text).toContain('HIGH');
+    expect(back.text).toContain('LOW');
+  });
+
+  it('shows a thumbnail and an overlay per classified file, small and undistorted', () => {
+    const images = imagesOf(back.file);
+    expect(images).toHaveLength(2 * data.rows.filter((r) => r.prediction).length);
+    for (const im of images) {
+      expect(Math.max(im.width, im.height)).toBeLessThanOrEqual(84);
+      expect(Math.abs(im.xPpi - im.yPpi)).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('keeps every word inside the margins', () => {
+    const { pageWidth, words } = wordBoxes(back.file);
+    expect(words.filter((w) => w.xMin < 47 || w.xMax > pageWidth - 47)).toEqual([]);
+  });
+});
