@@ -220,22 +220,27 @@ function scaledSize(width: number, height: number, maxSide: number): { width: nu
   return { width: Math.max(1, Math.round(width * s)), height: Math.max(1, Math.round(height * s)) };
 }
 
-/** Shades of Gray illuminant estimate (Finlayson & Trezzi 2004), Minkowski norm p. Returns per-channel gains. */
-export function shadesOfGrayGains(rgb: Uint8Array | Float32Array, p = 6): [number, number, number] {
-  const acc = [0, 0, 0];
-  const n = rgb.length / 3;
+/**
+ * Shades of Gray illuminant estimate (Finlayson & Trezzi 2004) with Minkowski norm p = 6, the
+ * setting used for dermoscopy colour constancy (Barata et al. 2015). Returns per-channel gains
+ * that map the estimated illuminant to neutral grey of the same length.
+ */
+export function shadesOfGrayGains(rgb: Uint8Array | Float32Array): [number, number, number] {
+  let r6 = 0;
+  let g6 = 0;
+  let b6 = 0;
   for (let i = 0; i < rgb.length; i += 3) {
-    const r = rgb[i]! / 255;
-    const g = rgb[i + 1]! / 255;
-    const b = rgb[i + 2]! / 255;
-    acc[0]! += r ** p;
-    acc[1]! += g ** p;
-    acc[2]! += b ** p;
+    const r2 = (rgb[i]! / 255) ** 2;
+    const g2 = (rgb[i + 1]! / 255) ** 2;
+    const b2 = (rgb[i + 2]! / 255) ** 2;
+    r6 += r2 * r2 * r2;
+    g6 += g2 * g2 * g2;
+    b6 += b2 * b2 * b2;
   }
-  const e = acc.map((a) => (a / Math.max(1, n)) ** (1 / p));
+  const n = Math.max(1, rgb.length / 3);
+  const e = [r6, g6, b6].map((a) => (a / n) ** (1 / 6));
   const norm = Math.hypot(e[0]!, e[1]!, e[2]!);
   if (!(norm > 0)) return [1, 1, 1];
-  // Scale so the estimated illuminant becomes neutral grey with the same length.
   return e.map((c) => (c > 0 ? norm / (Math.sqrt(3) * c) : 1)) as [number, number, number];
 }
 
@@ -282,7 +287,6 @@ async function augmentSquare(sq: Raster, aug: AugmentOptions): Promise<{ raster:
     r = await toRaster(rawSharp(rotated).extract({ left, top, width: side, height: side }));
   }
   const zoom = aug.zoom ?? 1;
-  if (!(zoom >= 1)) throw new RangeError(`augment.zoom must be >= 1, got ${zoom}`);
   let zoomedSide = side;
   if (zoom > 1) {
     zoomedSide = Math.max(1, Math.round(side / zoom));
@@ -292,7 +296,15 @@ async function augmentSquare(sq: Raster, aug: AugmentOptions): Promise<{ raster:
   return { raster: r, zoomedSide };
 }
 
+function checkAugment(aug: AugmentOptions | undefined): void {
+  if (!aug) return;
+  // Programming errors, not bad images: thrown as RangeError before any work is done.
+  if (aug.zoom !== undefined && !(aug.zoom >= 1 && Number.isFinite(aug.zoom))) throw new RangeError(`augment.zoom must be >= 1, got ${aug.zoom}`);
+  if (aug.rotateDeg !== undefined && !Number.isFinite(aug.rotateDeg)) throw new RangeError(`augment.rotateDeg must be finite, got ${aug.rotateDeg}`);
+}
+
 async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Promise<PreparedImage> {
+  checkAugment(opts.augment);
   const maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const header = await inspect(bytes, file, maxInputPixels);
   const crop = centreSquareCrop(header.width, header.height);
@@ -316,11 +328,13 @@ async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Pr
         finalCrop = { left: crop.left + Math.floor((crop.width - w) / 2), top: crop.top + Math.floor((crop.height - w) / 2), width: w, height: w };
       }
     }
-    const gains = opts.colorConstancy === 'shades_of_gray' ? shadesOfGrayGains(square.data) : undefined;
     const [inc, mob] = await Promise.all([
       toRaster(rawSharp(square).resize(INCEPTION_SIZE, INCEPTION_SIZE, { fit: 'fill' })),
       toRaster(rawSharp(square).resize(MOBILENET_SIZE, MOBILENET_SIZE, { fit: 'fill' })),
     ]);
+    // The illuminant is a global statistic: estimating it on the smaller output is as good and
+    // cheaper, and using one estimate for both keeps the two branches' inputs consistent.
+    const gains = opts.colorConstancy === 'shades_of_gray' ? shadesOfGrayGains(mob.data) : undefined;
     return {
       file,
       width: header.width,
