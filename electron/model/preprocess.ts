@@ -22,6 +22,11 @@ import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { ImageInputError, type CropBox, type ImageErrorCode, type PreparedImage } from './types.ts';
 
+/**
+ * Bumped whenever the pixels prepareImage produces change for the same input (kernel, crop,
+ * colour handling), so feature caches keyed by it are never reused across versions.
+ */
+export const PREPROCESS_VERSION = 1;
 export const INCEPTION_SIZE = 299;
 export const MOBILENET_SIZE = 224;
 export const DEFAULT_MAX_INPUT_PIXELS = 100e6;
