@@ -1,0 +1,159 @@
+/**
+ * One training run of the head on cached features under the data protocol: assemble pooled
+ * matrices for the chosen taps/pooling/branches, train on the protocol's training images, score
+ * every other image (mean logit over the test-time views, as the classifier does).
+ */
+import type { ProtocolItem } from './data-protocol.ts';
+import { FeatureStore } from './feature-cache.ts';
+import { inceptionSpace, INCEPTION_CHANNELS, MOBILENET_CHANNELS, mobilenetSpace } from './extract.ts';
+import type { Branch, FusionHead, HeadConfig, Pooling } from './head.ts';
+import type { ColorConstancy } from './preprocess.ts';
+import { DEFAULT_TRAIN_SETTINGS, predictPooled, trainHead, type TrainSettings } from './train-head.ts';
+
+/** The InceptionV3 taps extracted into one feature store (the store key depends on this list). */
+export const EXTRACTED_LAYERS = ['mixed5', 'mixed6', 'mixed7'] as const;
+
+export interface FeatureSpec {
+  readonly branches: readonly Branch[];
+  readonly inceptionLayer: string;
+  readonly scaling: 'unit' | 'symmetric';
+  readonly pooling: Pooling;
+  readonly colorConstancy?: ColorConstancy;
+}
+
+export interface Recipe extends FeatureSpec {
+  readonly hidden: readonly number[];
+  readonly dropout: number;
+  readonly train: TrainSettings;
+  /** How basal cell carcinoma / actinic keratosis enter training: left out, or as non-melanoma. */
+  readonly otherMalignant: 'exclude' | 'benign';
+  /** Views whose features train the head (identity plus any cached augmentations). */
+  readonly trainViews: readonly string[];
+  /** Views averaged (mean logit) at test time. */
+  readonly tta: readonly string[];
+}
+
+export const DEFAULT_RECIPE: Recipe = {
+  branches: ['inception', 'mobilenet'],
+  inceptionLayer: 'mixed6',
+  scaling: 'unit',
+  pooling: 'avg',
+  colorConstancy: 'none',
+  hidden: [],
+  dropout: 0,
+  train: DEFAULT_TRAIN_SETTINGS,
+  otherMalignant: 'exclude',
+  trainViews: ['identity'],
+  tta: ['identity'],
+};
+
+export function headConfigOf(recipe: Recipe): HeadConfig {
+  return {
+    branches: [...recipe.branches],
+    inceptionChannels: INCEPTION_CHANNELS,
+    mobilenetChannels: MOBILENET_CHANNELS,
+    pooling: recipe.pooling,
+    hidden: [...recipe.hidden],
+    dropout: recipe.dropout,
+    inceptionLayer: recipe.inceptionLayer,
+  };
+}
+
+const stores = new Map<string, FeatureStore>();
+function store(kind: 'inception' | 'mobilenet', spec: FeatureSpec): FeatureStore {
+  const key = `${kind}:${spec.scaling}:${spec.colorConstancy ?? 'none'}`;
+  let s = stores.get(key);
+  if (!s) {
+    s = new FeatureStore(kind === 'inception' ? inceptionSpace(EXTRACTED_LAYERS, spec.scaling, spec.colorConstancy ?? 'none') : mobilenetSpace(spec.colorConstancy ?? 'none'));
+    stores.set(key, s);
+  }
+  return s;
+}
+
+/** Pooled head inputs [keys.length, width] in the head's layout (per branch: avg then max). */
+export function featureMatrix(keys: readonly string[], spec: FeatureSpec, view: string): { x: Float32Array; width: number; missing: Set<number> } {
+  const parts: { matrix: Float32Array; width: number }[] = [];
+  const missing = new Set<number>();
+  for (const branch of spec.branches) {
+    const names = branch === 'inception' ? [`${spec.inceptionLayer}/avg`, ...(spec.pooling === 'avg+max' ? [`${spec.inceptionLayer}/max`] : [])] : ['avg', ...(spec.pooling === 'avg+max' ? ['max'] : [])];
+    const r = store(branch, spec).read(view, keys, names);
+    r.missing.forEach((i) => missing.add(i));
+    parts.push(r);
+  }
+  const width = parts.reduce((s, p) => s + p.width, 0);
+  const x = new Float32Array(keys.length * width);
+  for (let row = 0; row < keys.length; row++) {
+    let o = row * width;
+    for (const p of parts) {
+      x.set(p.matrix.subarray(row * p.width, (row + 1) * p.width), o);
+      o += p.width;
+    }
+  }
+  return { x, width, missing };
+}
+
+function selectRows(x: Float32Array, width: number, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(x.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
+
+/** 1 melanoma, 0 benign, undefined when the recipe leaves the item out of training. */
+export function trainingTarget(item: Pick<ProtocolItem, 'label'>, recipe: Pick<Recipe, 'otherMalignant'>): 0 | 1 | undefined {
+  if (item.label === 'malignant') return 1;
+  if (item.label === 'benign') return 0;
+  return recipe.otherMalignant === 'benign' ? 0 : undefined;
+}
+
+export interface RunResult {
+  head: FusionHead;
+  /** Mean logit over the recipe's TTA views, by item id; items lacking features are absent. */
+  logits: Map<string, number>;
+  /** Per-view logits by item id (for uncertainty). */
+  viewLogits: Map<string, number[]>;
+  trainCount: { benign: number; malignant: number; missing: number };
+  losses: number[];
+}
+
+/** Trains on `train` items and scores `score` items (any roles) under one recipe. */
+export async function runRecipe(recipe: Recipe, train: readonly ProtocolItem[], score: readonly ProtocolItem[]): Promise<RunResult> {
+  const rows: Float32Array[] = [];
+  const labels: number[] = [];
+  let missingTrain = 0;
+  const targets = train.map((i) => trainingTarget(i, recipe));
+  const trainable = train.filter((_, k) => targets[k] !== undefined);
+  const trainTargets = targets.filter((t): t is 0 | 1 => t !== undefined);
+
+  for (const view of recipe.trainViews) {
+    const m = featureMatrix(trainable.map((i) => i.sha256), recipe, view);
+
+    const keep = trainable.map((_, k) => k).filter((k) => !m.missing.has(k));
+    if (view === recipe.trainViews[0]) missingTrain = trainable.length - keep.length;
+    rows.push(selectRows(m.x, m.width, keep));
+    keep.forEach((k) => labels.push(trainTargets[k]!));
+  }
+  const x = new Float32Array(rows.reduce((s, r) => s + r.length, 0));
+  let o = 0;
+  for (const r of rows) {
+    x.set(r, o);
+    o += r.length;
+  }
+  const { head, losses } = await trainHead(headConfigOf(recipe), x, labels, recipe.train);
+
+  const viewLogits = new Map<string, number[]>();
+  for (const view of recipe.tta) {
+    const m = featureMatrix(score.map((i) => i.sha256), recipe, view);
+    const logits = predictPooled(head, m.x, score.length);
+    score.forEach((item, k) => {
+      if (m.missing.has(k)) return;
+      viewLogits.set(item.id, [...(viewLogits.get(item.id) ?? []), logits[k]!]);
+    });
+  }
+  const logits = new Map<string, number>();
+  for (const [id, values] of viewLogits) {
+    // Only items with every TTA view are scored, so a partial cache never mixes view counts.
+    if (values.length === recipe.tta.length) logits.set(id, values.reduce((a, b) => a + b, 0) / values.length);
+  }
+  const benign = labels.filter((l) => l === 0).length;
+  return { head, logits, viewLogits, trainCount: { benign, malignant: labels.length - benign, missing: missingTrain }, losses };
+}
