@@ -14,7 +14,7 @@ import { fixtureImages, haveFixtures, loadBatch, maxAbs, maxAbsDiff } from './ba
 
 if (!haveFixtures) console.warn('skipping InceptionV3 equivalence tests: ../shared/data/fixtures is absent');
 
-const LAYERS = ['mixed5', 'mixed6', 'mixed7'];
+const LAYERS = ['mixed5', 'mixed6'];
 
 async function referenceModel(source: LayersModelSource, layers: readonly string[]): Promise<tf.LayersModel> {
   const full = await tf.loadLayersModel(
@@ -30,6 +30,7 @@ async function referenceModel(source: LayersModelSource, layers: readonly string
 describe.skipIf(!haveFixtures)('InceptionV3 backbone (nsfwjs Keras → ONNX)', () => {
   let source: LayersModelSource;
   let cache: string;
+  const savedCache = process.env.DERMAFUSE_CACHE;
 
   beforeAll(async () => {
     cache = mkdtempSync(join(tmpdir(), 'dermafuse-incv3-'));
@@ -39,11 +40,12 @@ describe.skipIf(!haveFixtures)('InceptionV3 backbone (nsfwjs Keras → ONNX)', (
   });
 
   afterAll(() => {
-    delete process.env.DERMAFUSE_CACHE;
+    if (savedCache === undefined) delete process.env.DERMAFUSE_CACHE;
+    else process.env.DERMAFUSE_CACHE = savedCache;
     rmSync(cache, { recursive: true, force: true });
   });
 
-  it("matches tfjs at mixed5/mixed6/mixed7 with 'unit' scaling on real images (max abs diff <= 1e-3)", async () => {
+  it("matches tfjs at mixed5/mixed6 with 'unit' scaling on real images (max abs diff <= 1e-3)", async () => {
     const files = fixtureImages(2);
     const x = await loadBatch(files, 299);
     const reference = await referenceModel(source, LAYERS);
@@ -64,20 +66,23 @@ describe.skipIf(!haveFixtures)('InceptionV3 backbone (nsfwjs Keras → ONNX)', (
     }
   });
 
-  it("matches tfjs at mixed2 with 'symmetric' scaling, and the graph's taps are independent of which others are requested", async () => {
-    const files = fixtureImages(1);
+  it("matches tfjs at mixed7 and mixed2 with 'symmetric' scaling, taps in any order", async () => {
+    const files = fixtureImages(3).slice(2);
     const x = await loadBatch(files, 299);
-    const reference = await referenceModel(source, ['mixed2']);
-    const ref = tf.tidy(() => (reference.predict(tf.tensor4d(x, [1, 299, 299, 3]).div(127.5).sub(1)) as tf.Tensor).dataSync() as Float32Array);
-    const backbones = await Backbones.load({ inceptionLayers: ['mixed2', 'mixed0'], inceptionScaling: 'symmetric', executionProvider: 'cpu', intraOpThreads: 2 });
+    const reference = await referenceModel(source, ['mixed7', 'mixed2']);
+    const ref = tf.tidy(() => (reference.predict(tf.tensor4d(x, [1, 299, 299, 3]).div(127.5).sub(1)) as tf.Tensor[]).map((t) => t.dataSync() as Float32Array));
+    const backbones = await Backbones.load({ inceptionLayers: ['mixed7', 'mixed2'], inceptionScaling: 'symmetric', executionProvider: 'cpu', intraOpThreads: 2 });
     try {
       const out = await backbones.runInception(x, 1);
-      expect(Object.keys(out).sort()).toEqual(['mixed0', 'mixed2']);
-      expect(out.mixed0!.shape).toEqual([1, 35, 35, 256]);
+      expect(Object.keys(out)).toEqual(['mixed7', 'mixed2']);
+      expect(out.mixed7!.shape).toEqual([1, 17, 17, 768]);
       expect(out.mixed2!.shape).toEqual([1, 35, 35, 288]);
-      const d = maxAbsDiff(out.mixed2!.data, ref);
-      console.log(`InceptionV3 mixed2 (symmetric) ONNX vs tfjs: max|diff| ${d.toExponential(2)} (max |value| ${maxAbs(ref).toFixed(2)})`);
-      expect(d).toBeLessThanOrEqual(1e-3);
+      for (const [i, layer] of ['mixed7', 'mixed2'].entries()) {
+        const d = maxAbsDiff(out[layer]!.data, ref[i]!);
+        console.log(`InceptionV3 ${layer} (symmetric) ONNX vs tfjs on ${files.length} fixture: max|diff| ${d.toExponential(2)} (max |value| ${maxAbs(ref[i]!).toFixed(2)})`);
+        expect(maxAbs(ref[i]!)).toBeGreaterThan(0.5);
+        expect(d).toBeLessThanOrEqual(1e-3);
+      }
     } finally {
       await backbones.dispose();
       reference.dispose();

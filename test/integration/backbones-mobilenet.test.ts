@@ -78,6 +78,7 @@ function tfliteReference(model: TfliteModel, image: tf.Tensor4D, targets: number
 describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', () => {
   let backbones: Backbones;
   let cache: string;
+  const savedCache = process.env.DERMAFUSE_CACHE;
 
   beforeAll(async () => {
     cache = mkdtempSync(join(tmpdir(), 'dermafuse-mnv2-'));
@@ -88,7 +89,8 @@ describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', ()
 
   afterAll(async () => {
     await backbones?.dispose();
-    delete process.env.DERMAFUSE_CACHE;
+    if (savedCache === undefined) delete process.env.DERMAFUSE_CACHE;
+    else process.env.DERMAFUSE_CACHE = savedCache;
     rmSync(cache, { recursive: true, force: true });
   });
 
