@@ -267,18 +267,18 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     },
 
     async 'reports.export'({ kind, id }): Promise<ResponseOf<'reports.export'>> {
-      const pdf = await exportReport(store, { kind, id, settings: settings(), modelVersion: classifier?.modelVersion ?? null });
+      const pdf = await exportReport(store, { kind, id, settings: settings() });
       let path: string | null;
       if (options.dialogs) {
         path = await options.dialogs.pickSavePath(pdf.suggestedName);
-        if (path === null) return { path: null, byteSize: 0 };
+        if (path === null) return { path: null, byteSize: 0, pages: 0 };
       } else {
         const dir = options.reportsDir ?? join(store.dataDir, 'reports');
         await mkdir(dir, { recursive: true });
         path = join(dir, pdf.suggestedName);
       }
       await writeFile(path, pdf.bytes);
-      return { path, byteSize: pdf.bytes.length };
+      return { path, byteSize: pdf.bytes.length, pages: pdf.pages };
     },
 
     async 'audit.list'({ entity, entityId, limit }) {

@@ -126,6 +126,7 @@ export const ReportResult = z.object({
   /** Where the PDF was written; null when the clinician cancelled the save dialog. */
   path: z.string().nullable(),
   byteSize: z.number().int().nonnegative(),
+  pages: z.number().int().nonnegative(),
 });
 export type ReportResult = z.infer<typeof ReportResult>;
 

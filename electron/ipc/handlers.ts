@@ -85,7 +85,12 @@ function failure(error: ApiError): { ok: false; error: ApiError } {
 function describeUnknownError(err: unknown): ApiError {
   if (err instanceof ServiceError) return { code: err.code, message: err.message };
   if (err instanceof Error && err.name === 'ImageInputError') return { code: 'invalid_input', message: err.message };
-  if (err instanceof Error && err.name === 'NotFoundError') return { code: 'not_found', message: err.message };
+  // The store's and the reports' typed errors, recognised by shape so this module imports neither.
+  if (err instanceof Error && (err.name === 'StoreError' || err.name === 'ReportError')) {
+    const code = (err as Error & { code?: unknown }).code;
+    const mapped: ApiErrorCode | undefined = code === 'not_found' ? 'not_found' : code === 'conflict' ? 'conflict' : code === 'invalid' ? 'invalid_request' : undefined;
+    if (mapped) return { code: mapped, message: err.message };
+  }
   if (err instanceof z.ZodError) {
     // A service validated something itself (e.g. a store's input schema).
     const issues = formatIssues(err);
