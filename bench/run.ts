@@ -16,6 +16,7 @@ import { sharedDir } from '../electron/common/paths.ts';
 import {
   checkTarget,
   describeError,
+  isMissingModule,
   renderTable,
   round,
   type BenchContext,
@@ -34,16 +35,23 @@ function fixtureImages(): string[] {
   return rows.map((r) => join(root, r.split(',')[col]!)).filter((f) => existsSync(f));
 }
 
+/** Section files in name order; one that cannot even be imported becomes a skipped section. */
 async function loadSections(): Promise<Section[]> {
   const dir = fileURLToPath(new URL('./sections/', import.meta.url));
   const files = (await readdir(dir)).filter((f) => f.endsWith('.ts')).sort();
   const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean);
   const sections: Section[] = [];
   for (const f of files) {
-    const mod = (await import(join(dir, f))) as { default?: Section };
-    if (!mod.default) continue;
-    if (only && !only.some((o) => mod.default!.name.includes(o) || f.includes(o))) continue;
-    sections.push(mod.default);
+    let section: Section | undefined;
+    try {
+      section = ((await import(join(dir, f))) as { default?: Section }).default;
+    } catch (err) {
+      const reason = isMissingModule(err) ? `a module it needs is not there yet: ${describeError(err)}` : `cannot load: ${describeError(err)}`;
+      section = { name: f, run: async () => ({ skipped: reason }) };
+    }
+    if (!section) continue;
+    if (only && !only.some((o) => section.name.includes(o) || f.includes(o))) continue;
+    sections.push(section);
   }
   return sections;
 }
