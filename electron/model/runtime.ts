@@ -60,6 +60,12 @@ export interface SessionOptions {
   readonly executionProvider?: ExecutionProviderChoice;
   /** Threads for one operator; defaults to the machine's available parallelism. */
   readonly intraOpThreads?: number;
+  /** Let idle intra-op threads spin (default off; $DERMAFUSE_ORT_SPIN=1 turns it on). */
+  readonly spinning?: boolean;
+}
+
+function spinning(options: SessionOptions): boolean {
+  return options.spinning ?? process.env.DERMAFUSE_ORT_SPIN === '1';
 }
 
 export interface StartedSession {
@@ -79,6 +85,9 @@ export async function createSession(model: string | Uint8Array, options: Session
         intraOpNumThreads: options.intraOpThreads ?? availableParallelism(),
         interOpNumThreads: 1,
         executionMode: 'sequential',
+        // Spin-waiting workers burn the cores that the UI, the store and other work need; measured
+        // here under load it doubled the InceptionV3 latency. $DERMAFUSE_ORT_SPIN=1 turns it back on.
+        extra: { session: { intra_op: { allow_spinning: spinning(options) ? '1' : '0' } } },
       };
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions);
       return { session, executionProvider: ep };
