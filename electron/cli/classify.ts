@@ -13,7 +13,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
-import { isWalkError, walkImageFiles } from '../common/image-files.ts';
+import { isWalkError, walkImageFiles, type WalkEntry } from '../common/image-files.ts';
 import { createClassifier, type CamOptions, type CamResult, type ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
@@ -134,7 +134,7 @@ export async function runClassify(
   classifier: Classifier,
   io: ClassifyIo,
 ): Promise<ClassifySummary> {
-  const entries = [];
+  const entries: WalkEntry[] = [];
   for await (const e of walkImageFiles([...inputs])) entries.push(e);
   const names = camNames(entries.map((e) => e.file));
   if (options.cam) await mkdir(options.cam, { recursive: true });
@@ -152,59 +152,74 @@ export async function runClassify(
     camMethod: options.camMethod,
     camKinds: options.camBranches ? ['fused', 'inception_v3', 'mobilenet_v2'] : ['fused'],
   };
-  const rows: ClassifyRow[] = [];
+  const rows: (ClassifyRow | undefined)[] = new Array(entries.length);
   let backend: ClassifySummary['backend'] = null;
-  for (const [i, entry] of entries.entries()) {
+  let done = 0;
+
+  const handle = async (i: number): Promise<void> => {
+    const entry = entries[i]!;
     const path = displayPath(entry.file);
     const name = names.get(entry.file)!;
     if (isWalkError(entry)) {
-      rows.push(errorRow(path, entry.error, entry.code));
+      rows[i] = errorRow(path, entry.error, entry.code);
       if (options.cam) await removeStale(options.cam, name);
-    } else {
-      let result: ExplainedResult | undefined;
-      try {
-        result = (await classifier.classifyFile(entry.file, camOptions)) as ExplainedResult;
-      } catch (error) {
-        const { message, code } = describeError(error, entry.file);
-        rows.push(errorRow(path, message, code));
-        if (options.cam) await removeStale(options.cam, name);
+      return;
+    }
+    let result: ExplainedResult;
+    try {
+      result = (await classifier.classifyFile(entry.file, camOptions)) as ExplainedResult;
+    } catch (error) {
+      const { message, code } = describeError(error, entry.file);
+      rows[i] = errorRow(path, message, code);
+      if (options.cam) await removeStale(options.cam, name);
+      return;
+    }
+    const c = result.classification;
+    backend = c.backend;
+    let cam: ClassifyRow['cam'] = null;
+    if (options.cam) {
+      await removeStale(options.cam, name);
+      const cams = (result.cams ?? []) as readonly CamResult[];
+      for (const k of cams) {
+        await writeAtomic(camFile(options.cam, name, k.kind, 'cam'), k.overlayPng);
+        await writeAtomic(camFile(options.cam, name, k.kind, 'map'), k.mapPng);
       }
-      if (result) {
-        const c = result.classification;
-        backend = c.backend;
-        let cam: ClassifyRow['cam'] = null;
-        if (options.cam) {
-          await removeStale(options.cam, name);
-          const cams = (result.cams ?? []) as readonly CamResult[];
-          for (const k of cams) {
-            await writeAtomic(camFile(options.cam, name, k.kind, 'cam'), k.overlayPng);
-            await writeAtomic(camFile(options.cam, name, k.kind, 'map'), k.mapPng);
-          }
-          if (cams.some((k) => k.kind === 'fused')) {
-            cam = { overlay: camFile(options.cam, name, 'fused', 'cam'), map: camFile(options.cam, name, 'fused', 'map') };
-          }
-        }
-        rows.push({
-          path,
-          p_malignant: c.pMalignant,
-          p_malignant_raw: c.pMalignantRaw,
-          label: c.label,
-          tier: c.tier,
-          uncertainty: c.uncertainty,
-          threshold: c.threshold,
-          error: null,
-          error_code: null,
-          ...(options.cam ? { cam } : {}),
-          timings_ms: c.timingsMs,
-        });
+      if (cams.some((k) => k.kind === 'fused')) {
+        cam = { overlay: camFile(options.cam, name, 'fused', 'cam'), map: camFile(options.cam, name, 'fused', 'map') };
       }
     }
-    const seconds = (performance.now() - started) / 1000;
-    bar?.update(i + 1, { rate: ((i + 1) / Math.max(seconds, 1e-3)).toFixed(1) });
-  }
+    rows[i] = {
+      path,
+      p_malignant: c.pMalignant,
+      p_malignant_raw: c.pMalignantRaw,
+      label: c.label,
+      tier: c.tier,
+      uncertainty: c.uncertainty,
+      threshold: c.threshold,
+      error: null,
+      error_code: null,
+      ...(options.cam ? { cam } : {}),
+      timings_ms: c.timingsMs,
+    };
+  };
+
+  // Two images in flight: the next one decodes while the classifier (which runs one image's
+  // backbones at a time) works on the current one. Rows keep the walk order.
+  let nextIndex = 0;
+  const worker = async (): Promise<void> => {
+    while (nextIndex < entries.length) {
+      const i = nextIndex++;
+      await handle(i);
+      done++;
+      const seconds = (performance.now() - started) / 1000;
+      bar?.update(done, { rate: (done / Math.max(seconds, 1e-3)).toFixed(1) });
+    }
+  };
+  await Promise.all([worker(), worker()]);
   bar?.stop();
-  const classified = rows.filter((r) => r.error === null).length;
-  return { rows, classified, failed: rows.length - classified, modelVersion: classifier.modelVersion, backend };
+  const finished = rows.map((r, i) => r ?? errorRow(displayPath(entries[i]!.file), 'failed: not processed', 'failed'));
+  const classified = finished.filter((r) => r.error === null).length;
+  return { rows: finished, classified, failed: finished.length - classified, modelVersion: classifier.modelVersion, backend };
 }
 
 function parseOpacity(v: string): number {
