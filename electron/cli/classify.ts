@@ -43,7 +43,8 @@ export interface ClassifyRow {
   readonly threshold: number | null;
   readonly error: string | null;
   readonly error_code: string | null;
-  readonly cam?: { readonly overlay: string; readonly map: string } | null;
+  /** Overlay files; `empty` = nothing in the image pushed towards melanoma, so the overlay has no colour. */
+  readonly cam?: { readonly overlay: string; readonly map: string; readonly empty: boolean } | null;
   readonly timings_ms?: Readonly<Record<string, number>>;
 }
 
@@ -184,9 +185,8 @@ export async function runClassify(
         await writeAtomic(camFile(options.cam, name, k.kind, 'cam'), k.overlayPng);
         await writeAtomic(camFile(options.cam, name, k.kind, 'map'), k.mapPng);
       }
-      if (cams.some((k) => k.kind === 'fused')) {
-        cam = { overlay: camFile(options.cam, name, 'fused', 'cam'), map: camFile(options.cam, name, 'fused', 'map') };
-      }
+      const fused = cams.find((k) => k.kind === 'fused');
+      if (fused) cam = { overlay: camFile(options.cam, name, 'fused', 'cam'), map: camFile(options.cam, name, 'fused', 'map'), empty: fused.empty };
     }
     rows[i] = {
       path,
