@@ -1,0 +1,211 @@
+/**
+ * `dermafuse evaluate <dataset-folder> [--split NAME] [--json] [--plots DIR]`
+ *
+ * The folder holds labels.csv (`path,label[,split]`); labels other than benign / malignant are
+ * skipped and counted. Images are classified through the real pipeline (preprocess → backbones →
+ * head → temperature, with the model's test-time views), or with --cached through the feature
+ * cache (same backbones and head, pooled features stored on disk; much faster on reruns). Prints
+ * AUC with a bootstrap 95% CI (resampling `lesion_id` clusters when the CSV has that column),
+ * accuracy, balanced accuracy, sensitivity, specificity, PPV, NPV, F1, ECE and the confusion matrix
+ * at the model's threshold.
+ */
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createClassifier } from '../model/classifier.ts';
+import { binaryTarget, readLabelledFolder, type LabelledRow } from '../model/datasets.ts';
+import { EXTRACTED_LAYERS, featureMatrix } from '../model/experiment.ts';
+import { extractFeatures } from '../model/extract.ts';
+import { ensureHeadBackend, FusionHead } from '../model/head.ts';
+import { calibrate, loadManifest, manifestPath, shippedModelDir, type ModelManifest } from '../model/manifest.ts';
+import { evaluateScores, type EvaluationReport } from '../model/metrics.ts';
+import { sha256Hex } from '../model/near-duplicates.ts';
+import { reliabilitySvg, rocSvg, svgToPng } from '../model/plots.ts';
+import { predictPooled } from '../model/train-head.ts';
+
+export interface EvaluateCliOptions {
+  readonly split?: string;
+  readonly json?: boolean;
+  readonly plots?: string;
+  readonly model?: string;
+  readonly cached?: boolean;
+  readonly iterations?: string;
+}
+
+export interface EvaluateSummary {
+  readonly dataset: string;
+  readonly split: string | null;
+  readonly modelVersion: string;
+  readonly counts: { rows: number; scored: number; skippedLabels: Record<string, number>; errors: number };
+  readonly errors: { path: string; error: string }[];
+  readonly metrics: EvaluationReport | null;
+}
+
+interface Scored {
+  row: LabelledRow;
+  target: 0 | 1;
+  p: number;
+}
+
+function progressBar(enabled: boolean, total: number): { tick: () => void; stop: () => void } {
+  if (!enabled) return { tick: () => undefined, stop: () => undefined };
+  const bar = new SingleBar({ format: 'evaluate |{bar}| {value}/{total} eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic);
+  bar.start(total, 0);
+  return { tick: () => bar.increment(), stop: () => bar.stop() };
+}
+
+async function scoreWithPipeline(rows: readonly LabelledRow[], modelDir: string, showProgress: boolean, errors: EvaluateSummary['errors']): Promise<Map<LabelledRow, number>> {
+  const classifier = await createClassifier({ modelDir });
+  const out = new Map<LabelledRow, number>();
+  const bar = progressBar(showProgress, rows.length);
+  try {
+    for (const row of rows) {
+      try {
+        out.set(row, (await classifier.classifyFile(row.file)).classification.pMalignant);
+      } catch (error) {
+        errors.push({ path: row.path, error: (error as Error).message });
+      }
+      bar.tick();
+    }
+  } finally {
+    bar.stop();
+    await classifier.dispose();
+  }
+  return out;
+}
+
+async function scoreWithCache(rows: readonly LabelledRow[], modelDir: string, manifest: ModelManifest, showProgress: boolean, errors: EvaluateSummary['errors']): Promise<Map<LabelledRow, number>> {
+  const keyed: { row: LabelledRow; sha256: string }[] = [];
+  for (const row of rows) {
+    try {
+      keyed.push({ row, sha256: sha256Hex(await readFile(row.file)) });
+    } catch (error) {
+      errors.push({ path: row.path, error: (error as Error).message });
+    }
+  }
+  const spec = {
+    branches: manifest.head.branches,
+    inceptionLayer: manifest.head.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!,
+    scaling: manifest.backbones.inception_v3.scaling,
+    pooling: manifest.head.pooling,
+    colorConstancy: manifest.preprocess.colorConstancy,
+  };
+  let bar: { tick: () => void; stop: () => void } | undefined;
+  let last = 0;
+  await extractFeatures(
+    keyed.map((k) => ({ file: k.row.file, sha256: k.sha256 })),
+    {
+      layers: EXTRACTED_LAYERS,
+      scaling: spec.scaling,
+      colorConstancy: spec.colorConstancy,
+      views: manifest.tta,
+      inceptionOnly: !spec.branches.includes('mobilenet'),
+      onBatch: (done, total) => {
+        bar ??= progressBar(showProgress, total);
+        for (; last < done; last++) bar.tick();
+      },
+    },
+  );
+  (bar as { stop: () => void } | undefined)?.stop();
+  await ensureHeadBackend();
+  const head = await FusionHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
+  const sums = new Map<number, number[]>();
+  for (const view of manifest.tta) {
+    const m = featureMatrix(keyed.map((k) => k.sha256), spec, view);
+    const logits = predictPooled(head, m.x, keyed.length);
+    keyed.forEach((_, i) => {
+      if (!m.missing.has(i)) sums.set(i, [...(sums.get(i) ?? []), logits[i]!]);
+    });
+  }
+  head.dispose();
+  const out = new Map<LabelledRow, number>();
+  keyed.forEach((k, i) => {
+    const v = sums.get(i);
+    if (v && v.length === manifest.tta.length) out.set(k.row, calibrate(v.reduce((a, b) => a + b, 0) / v.length, manifest.temperature));
+    else errors.push({ path: k.row.path, error: 'features could not be extracted (unreadable image)' });
+  });
+  return out;
+}
+
+export async function runEvaluate(folder: string, options: EvaluateCliOptions): Promise<EvaluateSummary> {
+  const modelDir = options.model ? resolve(options.model) : shippedModelDir();
+  const manifest = loadManifest(modelDir);
+  const all = readLabelledFolder(folder, options.split);
+  const skippedLabels: Record<string, number> = {};
+  const usable = all.filter((r) => {
+    if (binaryTarget(r.label) !== undefined) return true;
+    skippedLabels[r.label || '(empty)'] = (skippedLabels[r.label || '(empty)'] ?? 0) + 1;
+    return false;
+  });
+  const errors: EvaluateSummary['errors'] = [];
+  const showProgress = !options.json && Boolean(process.stderr.isTTY);
+  const probabilities = options.cached ? await scoreWithCache(usable, modelDir, manifest, showProgress, errors) : await scoreWithPipeline(usable, modelDir, showProgress, errors);
+  const scored: Scored[] = usable.filter((r) => probabilities.has(r)).map((row) => ({ row, target: binaryTarget(row.label)!, p: probabilities.get(row)! }));
+  const p = scored.map((s) => s.p);
+  const y = scored.map((s) => s.target);
+  const hasLesions = scored.length > 0 && scored.every((s) => s.row.columns.lesion_id);
+  const metrics =
+    scored.length > 0
+      ? evaluateScores(p, y, manifest.threshold, { iterations: Number(options.iterations ?? 2000), ...(hasLesions ? { groups: scored.map((s) => s.row.columns.lesion_id!) } : {}) })
+      : null;
+  if (options.plots && metrics) {
+    await mkdir(options.plots, { recursive: true });
+    const curve = [{ name: `${manifest.version}${options.split ? ` (${options.split})` : ''}`, scores: p, labels: y, auc: metrics.auc, aucCi: metrics.aucCi }];
+    await writeFile(join(options.plots, 'roc.png'), await svgToPng(rocSvg(curve)));
+    await writeFile(join(options.plots, 'reliability.png'), await svgToPng(reliabilitySvg(curve)));
+  }
+  return {
+    dataset: resolve(folder),
+    split: options.split ?? null,
+    modelVersion: manifest.version,
+    counts: { rows: all.length, scored: scored.length, skippedLabels, errors: errors.length },
+    errors,
+    metrics,
+  };
+}
+
+export function formatEvaluation(s: EvaluateSummary): string {
+  const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+  const lines = [
+    `dataset ${s.dataset}${s.split ? ` (split ${s.split})` : ''}, model ${s.modelVersion}`,
+    `images: ${s.counts.rows} rows, ${s.counts.scored} scored, ${s.counts.errors} errors, skipped labels: ${Object.entries(s.counts.skippedLabels).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+  ];
+  const m = s.metrics;
+  if (!m) return [...lines, 'no image could be scored'].join('\n');
+  lines.push(
+    `melanoma ${m.positives}, benign ${m.n - m.positives}`,
+    `AUC ${f(m.auc)} (95% CI ${f(m.aucCi[0])}-${f(m.aucCi[1])}); specificity at 90% sensitivity ${f(m.specificityAt90Sensitivity)}`,
+    `at threshold ${m.threshold.toFixed(4)}: accuracy ${f(m.accuracy)}, balanced accuracy ${f(m.balancedAccuracy)}, sensitivity ${f(m.sensitivity)}, specificity ${f(m.specificity)}, PPV ${f(m.ppv)}, NPV ${f(m.npv)}, F1 ${f(m.f1)}`,
+    `expected calibration error ${f(m.ece)}`,
+    'confusion matrix (rows: truth, columns: predicted)',
+    `               melanoma  benign`,
+    `  melanoma   ${String(m.confusion.tp).padStart(9)} ${String(m.confusion.fn).padStart(7)}`,
+    `  benign     ${String(m.confusion.fp).padStart(9)} ${String(m.confusion.tn).padStart(7)}`,
+  );
+  for (const e of s.errors.slice(0, 20)) lines.push(`error: ${e.path}: ${e.error}`);
+  if (s.errors.length > 20) lines.push(`... and ${s.errors.length - 20} more errors`);
+  return lines.join('\n');
+}
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate <dataset-folder>')
+    .description('evaluate the model on a labelled folder (labels.csv: path,label[,split]; benign/malignant scored, other labels skipped and counted)')
+    .option('--split <name>', 'only rows of this split')
+    .option('--json', 'machine-readable output')
+    .option('--plots <dir>', 'write roc.png and reliability.png here')
+    .option('--model <dir>', 'model folder (default: the shipped model)')
+    .option('--cached', 'use the on-disk feature cache (same backbones and head; fast on reruns)')
+    .option('--iterations <n>', 'bootstrap resamples', '2000')
+    .action(async (folder: string, opts: EvaluateCliOptions) => {
+      try {
+        const summary = await runEvaluate(folder, opts);
+        process.stdout.write((opts.json ? JSON.stringify(summary, null, 2) : formatEvaluation(summary)) + '\n');
+        process.exitCode = summary.metrics ? 0 : 1;
+      } catch (error) {
+        process.stderr.write(`evaluate: ${(error as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}
