@@ -34,6 +34,26 @@ const FAMILIES: readonly FontFamily[] = [
     regular: { key: 'noto-arabic', file: 'NotoSansArabic-Regular.ttf' },
     bold: { key: 'noto-arabic-bold', file: 'NotoSansArabic-Bold.ttf' },
   },
+  {
+    regular: { key: 'noto-hebrew', file: 'NotoSansHebrew-Regular.ttf' },
+    bold: { key: 'noto-hebrew-bold', file: 'NotoSansHebrew-Bold.ttf' },
+  },
+  {
+    regular: { key: 'noto-thai', file: 'NotoSansThai-Regular.ttf' },
+    bold: { key: 'noto-thai-bold', file: 'NotoSansThai-Bold.ttf' },
+  },
+  {
+    regular: { key: 'noto-devanagari', file: 'NotoSansDevanagari-Regular.ttf' },
+    bold: { key: 'noto-devanagari-bold', file: 'NotoSansDevanagari-Bold.ttf' },
+  },
+  {
+    regular: { key: 'noto-armenian', file: 'NotoSansArmenian-Regular.ttf' },
+    bold: { key: 'noto-armenian-bold', file: 'NotoSansArmenian-Bold.ttf' },
+  },
+  {
+    regular: { key: 'noto-georgian', file: 'NotoSansGeorgian-Regular.ttf' },
+    bold: { key: 'noto-georgian-bold', file: 'NotoSansGeorgian-Bold.ttf' },
+  },
   // Droid Sans Fallback has a single weight; bold CJK is set in the regular face.
   {
     regular: { key: 'droid-fallback', file: 'DroidSansFallbackFull.ttf' },

@@ -190,7 +190,9 @@ export class TextLayout {
         let end = start;
         let acc = 0;
         while (end < token.end) {
-          const next = nextCodePointEnd(p, end);
+          let next = nextCodePointEnd(p, end);
+          // Never separate a combining mark (a Thai vowel, an accent) from its base letter.
+          while (next < token.end && COMBINING.test(String.fromCodePoint(p.codePointAt(next)!))) next = nextCodePointEnd(p, next);
           const cw = this.rangeWidth(p, families, end, next, style);
           if (acc + cw > width && end > start) break;
           acc += cw;
@@ -278,20 +280,11 @@ export class TextLayout {
       }
       const run = chars.slice(k, j);
       const face = this.fonts.face(first.family, style.weight);
-      let text: string;
-      if (first.level % 2 === 1) {
-        const hasStrongRtl = run.some((c) => {
-          const t = bidi.getBidiCharTypeName(c.ch);
-          return t === 'R' || t === 'AL';
-        });
-        // fontkit reverses runs of right-to-left scripts itself while shaping, so hand it logical
-        // order; neutrals alone it leaves as given, so they go in visual order, mirrored.
-        text = hasStrongRtl
-          ? run.map((c) => c.ch).reverse().join('')
-          : run.map((c) => bidi.getMirroredCharacter(c.ch) ?? c.ch).join('');
-      } else {
-        text = run.map((c) => c.ch).join('');
-      }
+      // Visual order, with brackets mirrored inside right-to-left runs (fontkit does not mirror).
+      const visualChars = run.map((c) => (c.level % 2 === 1 ? (bidi.getMirroredCharacter(c.ch) ?? c.ch) : c.ch));
+      // fontkit reverses any run whose first script is right-to-left (Arabic letters, but also
+      // Arabic-Indic digits in a left-to-right run) while shaping: give it those in reverse.
+      const text = shaperReverses(visualChars) ? visualChars.reverse().join('') : visualChars.join('');
       const w = this.measure(text, face.key, style.size);
       if (!first.space) pieces.push({ text, fontKey: face.key, x, ascender: face.ascender });
       x += w;
@@ -315,6 +308,15 @@ export class TextLayout {
   }
 }
 
+const SCRIPTLESS = /^[\p{Script=Common}\p{Script=Inherited}]$/u;
+const RTL_SCRIPT = /^[\p{Script=Arabic}\p{Script=Hebrew}\p{Script=Syriac}\p{Script=Thaana}\p{Script=Nko}\p{Script=Samaritan}\p{Script=Mandaic}\p{Script=Adlam}\p{Script=Hanifi_Rohingya}]$/u;
+
+/** Mirrors fontkit's choice of direction: the first character with a script decides. */
+function shaperReverses(chars: readonly string[]): boolean {
+  const first = chars.find((c) => !SCRIPTLESS.test(c));
+  return first !== undefined && RTL_SCRIPT.test(first);
+}
+
 function isHigh(unit: number): boolean {
   return unit >= 0xd800 && unit <= 0xdbff;
 }
@@ -323,8 +325,26 @@ function nextCodePointEnd(s: string, i: number): number {
   return isHigh(s.charCodeAt(i)) && i + 1 < s.length ? i + 2 : i + 1;
 }
 
-/** Words and spaces; CJK characters are words of their own since lines may break between them. */
+const COMBINING = /^[\p{M}\u200C\u200D]$/u;
+/** Scripts written without spaces between words: ICU's dictionary finds where lines may break. */
+const NO_SPACES = /[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+
+function dictionaryBreaks(p: string): Set<number> {
+  const breaks = new Set<number>();
+  if (!NO_SPACES.test(p)) return breaks;
+  for (const seg of new Intl.Segmenter(undefined, { granularity: 'word' }).segment(p)) {
+    const before = p[seg.index - 1] ?? '';
+    if (seg.index > 0 && (NO_SPACES.test(before) || NO_SPACES.test(p[seg.index]!))) breaks.add(seg.index);
+  }
+  return breaks;
+}
+
+/**
+ * Words and spaces. CJK characters are words of their own, since lines may break between them;
+ * Thai and its neighbours break at dictionary word boundaries.
+ */
 function tokenize(p: string): Token[] {
+  const breaks = dictionaryBreaks(p);
   const tokens: Token[] = [];
   let start = 0;
   let inSpace = false;
@@ -339,6 +359,8 @@ function tokenize(p: string): Token[] {
     if (space !== inSpace) {
       push(i);
       inSpace = space;
+    } else if (breaks.has(i)) {
+      push(i);
     }
     if (!space && CJK.test(ch)) {
       push(i);

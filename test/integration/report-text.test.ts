@@ -43,6 +43,16 @@ describe('report text layout (fonts per script, wrapping, bidi)', () => {
     expect(visual(t.layout('محمد 123', 500, { size: 10 }))).toEqual([['123', 'محمد']]);
   });
 
+  it('hands fontkit every run in the order that comes out right after its own reversal', () => {
+    // fontkit reverses any run whose first script is Arabic, digits included: Arabic-Indic digits
+    // (left-to-right) must therefore go in reversed, to be drawn as ٢٠٢٦ and not ٦٢٠٢.
+    expect(visual(t.layout('Year ٢٠٢٦', 500, { size: 10 }))).toEqual([['Year', '٦٢٠٢']]);
+    // Brackets inside right-to-left text are mirrored, since fontkit does not mirror them.
+    // (the closing bracket, logically last, is leftmost in this right-to-left line: mirrored, it reads "(")
+    expect(visual(t.layout('(محمد)', 500, { size: 10 }))).toEqual([['(', 'محمد', ')']]);
+    expect(visual(t.layout('Ali (علي)', 500, { size: 10 }))).toEqual([['Ali', '(', 'علي', ')']]);
+  });
+
   it('keeps an isolated Arabic name from pulling the date after it into its run', () => {
     const text = `Disagrees (${isolate('محمد')}, 2026-11-28 08:00 UTC).`;
     expect(visual(t.layout(text, 500, { size: 10 }))[0]!.join('')).toBe('Disagrees(محمد,2026-11-2808:00UTC).');
@@ -79,5 +89,23 @@ describe('report text layout (fonts per script, wrapping, bidi)', () => {
     expect(b.lines).toHaveLength(3);
     expect(b.lines[2]!.pieces.at(-1)!.text).toBe('\u2026');
     expect(b.lines[2]!.width).toBeLessThanOrEqual(120);
+  });
+
+  it('sets Hebrew, Thai and Devanagari in their fonts and breaks Thai between words, not inside one', () => {
+    const fontOf = (text: string) => t.layout(text, 500, { size: 10 }).lines[0]!.pieces[0]!.fontKey;
+    expect(fontOf('שלום')).toBe('noto-hebrew');
+    expect(fontOf('สวัสดี')).toBe('noto-thai');
+    expect(fontOf('नमस्ते')).toBe('noto-devanagari');
+    // Hebrew is right-to-left like Arabic.
+    expect(visual(t.layout('שלום עולם', 500, { size: 10 }))).toEqual([['עולם', 'שלום']]);
+    const thai = 'ผู้ป่วยมีไฝที่หลังซึ่งเปลี่ยนสีและขนาดในช่วงหกเดือนที่ผ่านมา';
+    const b = t.layout(thai, 60, { size: 10 });
+    expect(b.lines.length).toBeGreaterThan(2);
+    for (const line of b.lines) {
+      expect(line.width).toBeLessThanOrEqual(60);
+      // No line starts with a combining vowel or tone mark torn from its consonant.
+      expect(line.pieces[0]!.text).not.toMatch(/^\p{M}/u);
+    }
+    expect(b.lines.map((l) => l.pieces.map((p) => p.text).join('')).join('')).toBe(thai);
   });
 });
