@@ -7,7 +7,7 @@
 import { cachedGraph, evictGraph, type CachedGraph } from './convert/cache.ts';
 import { DEFAULT_INCEPTION_LAYERS, INCEPTION_INPUT_SIZE, INCEPTION_LAYER_NAMES, convertInceptionV3, type InceptionScaling } from './convert/inception-v3.ts';
 import { MOBILENET_FEATURES, MOBILENET_INPUT_SIZE, MOBILENET_LOGITS, convertMobilenetV2 } from './convert/mobilenet-v2.ts';
-import { createSession, ort, type ExecutionProviderChoice, type StartedSession } from './runtime.ts';
+import { createSession, ort, resolveProviderChoice, type ExecutionProviderChoice, type StartedSession } from './runtime.ts';
 import type { FeatureMap } from './types.ts';
 import { IMAGENET_LABELS, INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, loadInceptionSource, loadPinnedFile } from './weights.ts';
 
@@ -43,14 +43,16 @@ async function startGraph(graph: () => Promise<CachedGraph>, options: BackboneOp
   const t0 = performance.now();
   const sessionOptions = { executionProvider: options.executionProvider as ExecutionProviderChoice | undefined, intraOpThreads: options.intraOpThreads };
   try {
-    return { started: await createSession(g.path, sessionOptions), graph: g, sessionMs: performance.now() - t0 };
+    return { started: await createSession(g.onnx, sessionOptions), graph: g, sessionMs: performance.now() - t0 };
   } catch (e) {
-    if (g.converted) throw e;
+    // Only the CPU path proves the file itself is bad; a forced accelerator failing says nothing about it.
+    const choice = resolveProviderChoice(sessionOptions.executionProvider);
+    if (g.converted || (choice !== 'auto' && choice !== 'cpu')) throw e;
     // A damaged cache file (disk full, killed mid-write on an old version): convert once more.
     await evictGraph(g.path);
     g = await graph();
     const t1 = performance.now();
-    return { started: await createSession(g.path, sessionOptions), graph: g, sessionMs: performance.now() - t1 };
+    return { started: await createSession(g.onnx, sessionOptions), graph: g, sessionMs: performance.now() - t1 };
   }
 }
 

@@ -3,8 +3,12 @@
  * supported layer (odd/even sizes, 'same' stride-2 padding, folded and free BN, pads, pools,
  * concat, add, dense) must match tfjs; TFLite reader rejects garbage; provider choice is explicit.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cachedGraph } from '../../electron/model/convert/cache.ts';
 import { GraphBuilder, attr } from '../../electron/model/convert/onnx-builder.ts';
 import { kerasToOnnx } from '../../electron/model/convert/keras-to-onnx.ts';
 import { samePads } from '../../electron/model/convert/padding.ts';
@@ -132,5 +136,42 @@ describe('execution provider choice', () => {
     const missing = (['coreml', 'dml', 'cuda'] as const).find((p) => !listedProviders().some((b) => b.name === p && b.bundled));
     if (!missing) return; // every accelerator is present here: nothing to check
     await expect(createSession(tinyGraph(), { executionProvider: missing })).rejects.toThrow(RuntimeError);
+  });
+});
+
+describe('converted-graph cache', () => {
+  it('converts once, reuses verified bytes, and re-converts a damaged or differently-keyed graph', async () => {
+    const saved = process.env.DERMAFUSE_CACHE;
+    const dir = mkdtempSync(join(tmpdir(), 'dermafuse-onnx-cache-'));
+    process.env.DERMAFUSE_CACHE = dir;
+    try {
+      let calls = 0;
+      const convert = () => {
+        calls++;
+        return { onnx: new Uint8Array(64).fill(calls), macsPerImage: 5, outputs: [] };
+      };
+      const first = await cachedGraph('g', 'sha-a', { layers: ['x'] }, convert);
+      expect(first.converted).toBe(true);
+      expect(first.path.startsWith(join(dir, 'onnx'))).toBe(true);
+      const again = await cachedGraph('g', 'sha-a', { layers: ['x'] }, convert);
+      expect(again.converted).toBe(false);
+      expect(calls).toBe(1);
+      expect(Array.from(again.onnx)).toEqual(Array.from(first.onnx));
+
+      const bytes = readFileSync(first.path);
+      bytes[10] = bytes[10]! ^ 0xff;
+      writeFileSync(first.path, bytes);
+      expect((await cachedGraph('g', 'sha-a', { layers: ['x'] }, convert)).converted).toBe(true);
+      expect(calls).toBe(2);
+
+      const other = await cachedGraph('g', 'sha-a', { layers: ['y'] }, convert);
+      expect(other.converted).toBe(true);
+      expect(other.path).not.toBe(first.path);
+      expect((await cachedGraph('g', 'sha-b', { layers: ['x'] }, convert)).path).not.toBe(first.path);
+    } finally {
+      if (saved === undefined) delete process.env.DERMAFUSE_CACHE;
+      else process.env.DERMAFUSE_CACHE = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  * produces a new file and a stale graph is never reused. Writes are atomic (temp + rename).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../../common/paths.ts';
 import type { ConvertedGraph } from './tflite-to-onnx.ts';
@@ -19,10 +19,15 @@ export interface GraphInfo {
   readonly options: unknown;
   readonly converterVersion: number;
   readonly conversionMs: number;
+  /** Size and sha256 of the .onnx file, checked on every cache hit: a damaged graph is never run. */
+  readonly bytes: number;
+  readonly sha256: string;
 }
 
 export interface CachedGraph {
   readonly path: string;
+  /** The verified graph bytes (sessions are created from these, so what was checked is what runs). */
+  readonly onnx: Uint8Array;
   readonly info: GraphInfo;
   /** True when this call converted (first use), false when the cache already held it. */
   readonly converted: boolean;
@@ -41,10 +46,14 @@ export async function cachedGraph(name: string, sourceSha256: string, options: u
   const infoPath = `${path}.json`;
   try {
     const info = JSON.parse(await readFile(infoPath, 'utf8')) as GraphInfo;
-    if (info.converterVersion === CONVERTER_VERSION && info.sourceSha256 === sourceSha256) return { path, info, converted: false };
+    if (info.converterVersion === CONVERTER_VERSION && info.sourceSha256 === sourceSha256 && info.bytes === (await stat(path)).size) {
+      const onnx = await readFile(path);
+      if (createHash('sha256').update(onnx).digest('hex') === info.sha256) return { path, onnx, info, converted: false };
+    }
   } catch {
     // not cached yet (or the sidecar is damaged): convert below
   }
+  // Anything else (missing, truncated, altered, older converter) is converted afresh below.
   const t0 = performance.now();
   const graph = await convert();
   const info: GraphInfo = {
@@ -54,6 +63,8 @@ export async function cachedGraph(name: string, sourceSha256: string, options: u
     options,
     converterVersion: CONVERTER_VERSION,
     conversionMs: Math.round(performance.now() - t0),
+    bytes: graph.onnx.byteLength,
+    sha256: createHash('sha256').update(graph.onnx).digest('hex'),
   };
   await mkdir(dir, { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
@@ -62,7 +73,7 @@ export async function cachedGraph(name: string, sourceSha256: string, options: u
   // The sidecar is written last: its presence means the graph beside it is complete.
   await writeFile(`${infoPath}.${process.pid}.tmp`, JSON.stringify(info, null, 1));
   await rename(`${infoPath}.${process.pid}.tmp`, infoPath);
-  return { path, info, converted: true };
+  return { path, onnx: graph.onnx, info, converted: true };
 }
 
 /** Drops a cached graph that failed to load so the next attempt converts afresh. */
