@@ -8,19 +8,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
-import {
-  batchReportData,
-  lesionReportData,
-  renderBatchReport,
-  renderLesionReport,
-  renderVisitReport,
-  visitReportData,
-  type RenderedReport,
-  type StoreReportOptions,
-} from '../report/index.ts';
-import { openStore, type Store } from '../store/index.ts';
-
-export type ReportKind = 'visit' | 'batch' | 'lesion';
+import { renderReportFromStore, type ReportKind } from '../report/index.ts';
+import { openStore } from '../store/index.ts';
 
 export interface ReportCliOptions {
   readonly db?: string;
@@ -54,18 +43,6 @@ function parseTarget(options: ReportCliOptions): { kind: ReportKind; id: number 
     throw new ReportUsageError(`--${kind} expects a positive whole number, got "${raw}"`);
   }
   return { kind, id: Number(raw) };
-}
-
-/** Renders one report from an open store; what the app's export handler calls too. */
-export async function renderReportFromStore(store: Store, kind: ReportKind, id: number, options: StoreReportOptions = {}): Promise<RenderedReport> {
-  switch (kind) {
-    case 'visit':
-      return renderVisitReport(await visitReportData(store, id, options));
-    case 'batch':
-      return renderBatchReport(await batchReportData(store, id, options));
-    case 'lesion':
-      return renderLesionReport(await lesionReportData(store, id, options));
-  }
 }
 
 async function writeWhole(out: string, bytes: Buffer): Promise<void> {

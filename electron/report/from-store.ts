@@ -7,6 +7,10 @@ import { readFile } from 'node:fs/promises';
 import type { ImageRecord, Prediction } from '../common/domain.ts';
 import { loadManifest, shippedModelDir } from '../model/manifest.ts';
 import type { Store } from '../store/index.ts';
+import { renderBatchReport } from './batch-report.ts';
+import type { RenderedReport } from './document.ts';
+import { renderLesionReport } from './lesion-report.ts';
+import { renderVisitReport } from './visit-report.ts';
 import type {
   BatchReportData,
   BatchReportRow,
@@ -143,4 +147,18 @@ export async function lesionReportData(store: Store, lesionId: number, options: 
     lesion,
   }));
   return { context: reportContextFor(store, options, entries.map((e) => e.prediction)), patient, lesion, entries };
+}
+
+export type ReportKind = 'visit' | 'batch' | 'lesion';
+
+/** Loads and renders one report: what the app's export handler and `dermafuse report` call. */
+export async function renderReportFromStore(store: Store, kind: ReportKind, id: number, options: StoreReportOptions = {}): Promise<RenderedReport> {
+  switch (kind) {
+    case 'visit':
+      return renderVisitReport(await visitReportData(store, id, options));
+    case 'batch':
+      return renderBatchReport(await batchReportData(store, id, options));
+    case 'lesion':
+      return renderLesionReport(await lesionReportData(store, id, options));
+  }
 }

@@ -4,4 +4,14 @@ export { renderBatchReport } from './batch-report.ts';
 export { renderLesionReport } from './lesion-report.ts';
 export type { RenderedReport } from './document.ts';
 export * from './types.ts';
-export { ReportError, visitReportData, batchReportData, lesionReportData, reportContextFor, type StoreReportOptions } from './from-store.ts';
+export {
+  MODEL_NAME,
+  ReportError,
+  batchReportData,
+  lesionReportData,
+  renderReportFromStore,
+  reportContextFor,
+  visitReportData,
+  type ReportKind,
+  type StoreReportOptions,
+} from './from-store.ts';
