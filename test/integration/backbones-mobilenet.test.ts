@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Backbones, imagenetLabels } from '../../electron/model/backbones.ts';
-import { findMobilenetTaps } from '../../electron/model/convert/mobilenet-v2.ts';
+import { findMobilenetBlocks, findMobilenetTaps } from '../../electron/model/convert/mobilenet-v2.ts';
 import { Activation, Builtin, dequantize, intValues, readTflite, type TfliteModel } from '../../electron/model/convert/tflite-reader.ts';
 import { MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
 import { sharedDir } from '../../electron/common/paths.ts';
@@ -84,7 +84,7 @@ describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', ()
     cache = mkdtempSync(join(tmpdir(), 'dermafuse-mnv2-'));
     process.env.DERMAFUSE_CACHE = cache;
     await tf.setBackend('cpu');
-    backbones = await Backbones.load({ executionProvider: 'cpu', intraOpThreads: 2 });
+    backbones = await Backbones.load({ executionProvider: 'cpu', intraOpThreads: 2, mobilenetBlocks: ['expanded_conv_13', 'expanded_conv_14'] });
   });
 
   afterAll(async () => {
@@ -110,8 +110,19 @@ describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', ()
     const x = await loadBatch(files, 224);
     const model = readTflite(readFileSync(tflitePath));
     const taps = findMobilenetTaps(model);
-    const [refFeatures, refLogits] = tf.tidy(() => tfliteReference(model, tf.tensor4d(x, [files.length, 224, 224, 3]), [taps.features, taps.logits]).map((t) => t.dataSync() as Float32Array));
+    const blocks = findMobilenetBlocks(model);
+    expect(blocks.size).toBe(17);
+    const [refFeatures, refLogits, ref13, ref14] = tf.tidy(() =>
+      tfliteReference(model, tf.tensor4d(x, [files.length, 224, 224, 3]), [taps.features, taps.logits, blocks.get('expanded_conv_13')!, blocks.get('expanded_conv_14')!]).map((t) => t.dataSync() as Float32Array),
+    );
     const features = await backbones.runMobilenet(x, files.length);
+    const tapped = await backbones.runMobilenetBlocks(x, files.length);
+    expect(tapped.expanded_conv_13!.shape).toEqual([files.length, 14, 14, 96]);
+    expect(tapped.expanded_conv_14!.shape).toEqual([files.length, 7, 7, 160]);
+    expect(Array.from(tapped.features!.data)).toEqual(Array.from(features.data));
+    const diffBlocks = Math.max(maxAbsDiff(tapped.expanded_conv_13!.data, ref13!), maxAbsDiff(tapped.expanded_conv_14!.data, ref14!));
+    console.log(`MobileNetV2 blocks 13/14 ONNX vs tfjs: max|diff| ${diffBlocks.toExponential(2)}`);
+    expect(diffBlocks).toBeLessThanOrEqual(1e-3);
     const { logits } = await backbones.runMobilenetImagenet(x, files.length);
     const diffF = maxAbsDiff(features.data, refFeatures!);
     const diffL = maxAbsDiff(logits, refLogits!);
