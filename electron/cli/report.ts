@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
+import { isTimeZone } from '../report/document.ts';
 import { renderReportFromStore, type ReportKind } from '../report/index.ts';
 import { openStore } from '../store/index.ts';
 
@@ -18,6 +19,7 @@ export interface ReportCliOptions {
   readonly lesion?: string;
   readonly out: string;
   readonly clinic?: string;
+  readonly timeZone?: string;
   readonly json?: boolean;
 }
 
@@ -59,13 +61,19 @@ async function writeWhole(out: string, bytes: Buffer): Promise<void> {
 export async function runReport(options: ReportCliOptions): Promise<ReportSummary> {
   const { kind, id } = parseTarget(options);
   if (!options.out.toLowerCase().endsWith('.pdf')) throw new ReportUsageError(`--out must name a .pdf file, got "${options.out}"`);
+  if (options.timeZone !== undefined && !isTimeZone(options.timeZone)) {
+    throw new ReportUsageError(`--time-zone expects an IANA zone such as Europe/Warsaw or UTC, got "${options.timeZone}"`);
+  }
   const out = resolve(options.out);
   const t0 = performance.now();
   // A report only reads: a mistyped --db must not create an empty database.
   if (options.db && !existsSync(options.db)) throw new ReportUsageError(`no database at ${resolve(options.db)}`);
   const store = openStore(options.db ? { file: options.db } : {});
   try {
-    const report = await renderReportFromStore(store, kind, id, options.clinic !== undefined ? { clinicName: options.clinic } : {});
+    const report = await renderReportFromStore(store, kind, id, {
+      ...(options.clinic !== undefined ? { clinicName: options.clinic } : {}),
+      ...(options.timeZone !== undefined ? { timeZone: options.timeZone } : {}),
+    });
     await writeWhole(out, report.pdf);
     return { kind, id, out, pages: report.pages, bytes: report.pdf.length, seconds: (performance.now() - t0) / 1000 };
   } finally {
@@ -83,6 +91,7 @@ export function registerReport(program: Command): void {
     .option('--lesion <id>', 'follow this lesion across visits')
     .requiredOption('--out <file.pdf>', 'where to write the PDF')
     .option('--clinic <name>', 'clinic name for the header (default: the clinic-name setting)')
+    .option('--time-zone <zone>', "IANA time zone for printed times (default: this machine's)")
     .option('--json', 'print the result as JSON')
     .action(async (options: ReportCliOptions) => {
       try {

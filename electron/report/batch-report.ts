@@ -3,7 +3,7 @@
  * with thumbnails. Files that could not be classified (and any not reached yet) are listed after
  * the classified ones with the reason, never left out.
  */
-import { COLORS, ReportDocument, formatDateTime, formatIsoDateTime, type RenderedReport, type Status } from './document.ts';
+import { COLORS, ReportDocument, type RenderedReport, type Status } from './document.ts';
 import { mapLimit, preparePageImage, type PageImage } from './images.ts';
 import { tierCounts, tierExplanation } from './sections.ts';
 import type { BatchReportData, BatchReportRow } from './types.ts';
@@ -67,14 +67,14 @@ export async function renderBatchReport(data: BatchReportData): Promise<Rendered
   const info: [string, string][] = [
     ['Batch', `#${job.id}, ${job.status}`],
     ['Folder', job.root],
-    ['Started', formatIsoDateTime(job.createdAt)],
-    ['Finished', job.finishedAt ? formatIsoDateTime(job.finishedAt) : 'not finished'],
+    ['Started', r.isoDateTime(job.createdAt)],
+    ['Finished', job.finishedAt ? r.isoDateTime(job.finishedAt) : 'not finished'],
   ];
   if (data.patient) info.push(['Patient', `${isolate(data.patient.name)} (${isolate(data.patient.identifier)})`]);
   if (data.visit) info.push(['Visit', [data.visit.date, data.visit.clinician].filter((s) => s).map(isolate).join(', ')]);
   info.push(
     ['Model', `${data.context.modelName}, version ${job.modelVersion}`],
-    ['Report generated', formatDateTime(data.context.generatedAt)],
+    ['Report generated', r.dateTime(data.context.generatedAt)],
   );
   const tiers = tierExplanation(data.context);
   if (tiers) info.push(['Tiers', tiers]);

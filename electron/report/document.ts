@@ -43,14 +43,41 @@ const STATUS_LABEL: Record<Status, string> = {
   pending: 'PENDING',
 };
 
-export function formatDateTime(d: Date): string {
-  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+/** "2026-11-28 10:15 CET": minutes are enough on paper, and the zone is always named. */
+export function formatDateTime(d: Date, timeZone = 'UTC'): string {
+  if (timeZone === 'UTC') return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    })
+      .formatToParts(d)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
 }
 
-export function formatIsoDateTime(iso: string | null | undefined): string {
+/** A stored ISO timestamp in the report's zone; text that is not a timestamp is printed as it is. */
+export function formatIsoDateTime(iso: string | null | undefined, timeZone = 'UTC'): string {
   if (!iso) return '';
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : formatDateTime(d);
+  return Number.isNaN(d.getTime()) ? iso : formatDateTime(d, timeZone);
+}
+
+/** True when the runtime knows the IANA zone name. */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-GB', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function formatProbability(p: number): string {
@@ -75,6 +102,9 @@ export class ReportDocument {
   readonly contentWidth = PAGE.width - 2 * MARGIN_X;
   readonly bottom = CONTENT_BOTTOM;
   y = CONTENT_TOP;
+  /** Printed times, in the report's time zone. */
+  readonly dateTime = (d: Date): string => formatDateTime(d, this.context.timeZone);
+  readonly isoDateTime = (iso: string | null | undefined): string => formatIsoDateTime(iso, this.context.timeZone);
   /** Called after each page's header, e.g. to repeat a table header. */
   onNewPage: (() => void) | null = null;
   private readonly chunks: Buffer[] = [];
@@ -226,7 +256,7 @@ export class ReportDocument {
   async finish(): Promise<RenderedReport> {
     const range = this.doc.bufferedPageRange();
     const style: TextStyle = { size: 7.5, color: COLORS.muted };
-    const left = `Generated ${formatDateTime(this.context.generatedAt)} \u00b7 ${this.context.modelName} ${this.context.modelVersion}`;
+    const left = `Generated ${this.dateTime(this.context.generatedAt)} \u00b7 ${this.context.modelName} ${this.context.modelVersion}`;
     for (let i = 0; i < range.count; i++) {
       this.doc.switchToPage(range.start + i);
       const footerTop = PAGE.height - 50;

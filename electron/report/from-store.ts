@@ -38,6 +38,8 @@ export interface StoreReportOptions {
   readonly clinicName?: string;
   readonly generatedAt?: Date;
   readonly fontsDir?: string;
+  /** IANA zone for printed times; default: this machine's zone. */
+  readonly timeZone?: string;
   /** Model folder whose manifest names the version and tiers in force; default: the shipped model. */
   readonly modelDir?: string;
 }
@@ -63,6 +65,7 @@ export function reportContextFor(store: Store, options: StoreReportOptions, pred
   return {
     clinicName: options.clinicName ?? store.settings.getAll().clinicName,
     generatedAt: options.generatedAt ?? new Date(),
+    timeZone: options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC',
     modelName: MODEL_NAME,
     modelVersion,
     ...(tierCutoffs ? { tierCutoffs } : {}),

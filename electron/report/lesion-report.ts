@@ -2,7 +2,7 @@
  * Lesion follow-up: one lesion's images across visits side by side, oldest first, with the risk
  * over time as a small plot.
  */
-import { COLORS, ReportDocument, formatDateTime, formatProbability, formatUncertainty, type RenderedReport } from './document.ts';
+import { COLORS, ReportDocument, formatProbability, formatUncertainty, type RenderedReport } from './document.ts';
 import { mapLimit, preparePageImage } from './images.ts';
 import { drawRiskPlot, type RiskPoint } from './risk-plot.ts';
 import { patientRows, reviewText, tierExplanation } from './sections.ts';
@@ -48,7 +48,7 @@ export async function renderLesionReport(data: LesionReportData): Promise<Render
     ['Body site', data.lesion.bodySite],
     ['Images', entries.length === 0 ? 'none' : `${entries.length}, from ${dates[0]} to ${dates[dates.length - 1]}`],
     ['Model', `${data.context.modelName}, version ${data.context.modelVersion}`],
-    ['Report generated', formatDateTime(data.context.generatedAt)],
+    ['Report generated', r.dateTime(data.context.generatedAt)],
   ]);
   const tiers = tierExplanation(data.context);
   if (tiers) r.keyValues([['Tiers', tiers]]);
@@ -101,7 +101,7 @@ function drawRow(
     const result = p
       ? r.text.layout(`${formatProbability(p.pMalignant)}\nuncertainty ${formatUncertainty(p.uncertainty)} \u00b7 threshold ${p.threshold.toFixed(2)}`, colW, small, 3)
       : r.text.layout('Not classified.', colW, small, 1);
-    const review = r.text.layout(`Review: ${reviewText(e.review)}`, colW, { size: 7.5, color: COLORS.text }, 8);
+    const review = r.text.layout(`Review: ${reviewText(e.review, r.isoDateTime)}`, colW, { size: 7.5, color: COLORS.text }, 8);
     return { head, sub, result, review };
   });
   const textTop = Math.max(...cells.map((c) => c.head.height + c.sub.height)) + 4;

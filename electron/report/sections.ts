@@ -1,7 +1,6 @@
 /** Pieces of wording shared by the three reports. */
 import type { Patient, Review } from '../common/domain.ts';
 import type { Tier } from '../model/types.ts';
-import { formatIsoDateTime } from './document.ts';
 import type { ReportContext } from './types.ts';
 import { isolate } from './text.ts';
 
@@ -14,10 +13,10 @@ export function patientRows(patient: Patient): [string, string][] {
   ];
 }
 
-export function reviewText(review: Review | null): string {
+export function reviewText(review: Review | null, formatTime: (iso: string) => string): string {
   if (!review) return 'No review recorded.';
   const parts = [
-    `${review.verdict === 'agree' ? 'Agrees' : 'Disagrees'} with the model (${isolate(review.clinician)}, ${formatIsoDateTime(review.createdAt)}).`,
+    `${review.verdict === 'agree' ? 'Agrees' : 'Disagrees'} with the model (${isolate(review.clinician)}, ${formatTime(review.createdAt)}).`,
   ];
   if (review.finalDiagnosis.trim() !== '') parts.push(`Final diagnosis: ${isolate(review.finalDiagnosis)}`);
   if (review.note.trim() !== '') parts.push(`Note: ${isolate(review.note)}`);

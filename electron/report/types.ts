@@ -29,6 +29,8 @@ export interface ReportContext {
   readonly modelVersion: string;
   /** Tier cut-offs of that model, when known, to explain what the tiers mean. */
   readonly tierCutoffs?: { readonly review: number; readonly high: number };
+  /** IANA time zone for printed times (e.g. "Europe/Warsaw"); default UTC. */
+  readonly timeZone?: string;
   /** Folder with the report fonts; defaults to resources/fonts. */
   readonly fontsDir?: string;
 }

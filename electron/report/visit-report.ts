@@ -6,8 +6,6 @@ import {
   COLORS,
   ReportDocument,
   type RenderedReport,
-  formatDateTime,
-  formatIsoDateTime,
   formatProbability,
   formatUncertainty,
   thresholdVerdict,
@@ -38,7 +36,7 @@ export async function renderVisitReport(data: VisitReportData): Promise<Rendered
   if (data.visit.notes.trim() !== '') r.keyValues([['Visit notes', data.visit.notes]]);
   r.keyValues([
     ['Model', `${data.context.modelName}, version ${data.context.modelVersion}`],
-    ['Report generated', formatDateTime(data.context.generatedAt)],
+    ['Report generated', r.dateTime(data.context.generatedAt)],
     ['Images', summaryLine(data.images)],
   ]);
   const tiers = tierExplanation(data.context);
@@ -78,8 +76,8 @@ function drawImageSection(
   r.rule(r.y - 4);
   r.flowBlock(title, r.left);
   const meta: string[] = [];
-  if (img.image.capturedAt) meta.push(`captured ${formatIsoDateTime(img.image.capturedAt)}`);
-  meta.push(`imported ${formatIsoDateTime(img.image.importedAt)}`);
+  if (img.image.capturedAt) meta.push(`captured ${r.isoDateTime(img.image.capturedAt)}`);
+  meta.push(`imported ${r.isoDateTime(img.image.importedAt)}`);
   if (img.image.width && img.image.height) meta.push(`${img.image.width} \u00d7 ${img.image.height} px`);
   if (img.lesion) meta.push(`lesion: ${[img.lesion.label, img.lesion.bodySite].filter((s) => s).map(isolate).join(', ') || `#${img.lesion.id}`}`);
   r.paragraph(meta.join(' \u00b7 '), { size: 8.5, color: COLORS.muted }, r.left, r.contentWidth, 4);
@@ -123,6 +121,6 @@ function drawImageSection(
     ];
     r.keyValues(rows);
   }
-  r.keyValues([['Clinician review', reviewText(img.review)]]);
+  r.keyValues([['Clinician review', reviewText(img.review, r.isoDateTime)]]);
   r.y += 4;
 }

@@ -116,14 +116,15 @@ describe.skipIf(!hasPoppler || !hasFixtures)(`reports from the store and the CLI
     }
   });
 
-  it('writes a lesion follow-up across both visits', async () => {
+  it('writes a lesion follow-up across both visits, times in the zone asked for', async () => {
     const file = join(out, 'lesion.pdf');
-    await runReport({ db, lesion: String(ids.lesion), out: file });
+    await runReport({ db, lesion: String(ids.lesion), out: file, timeZone: 'Asia/Tokyo' });
     const back = readBack(await readFile(file), out, 'lesion-store');
     expect(back.text).toContain('left forearm');
     expect(back.layout.indexOf('1/2 \u00b7 2026-05-04')).toBeGreaterThanOrEqual(0);
     expect(back.layout.indexOf('2/2 \u00b7 2026-11-20')).toBeGreaterThan(back.layout.indexOf('1/2 \u00b7 2026-05-04'));
     expect(imagesOf(back.file)).toHaveLength(4);
+    expect(back.text).toMatch(/Report generated\s+\d{4}-\d{2}-\d{2} \d{2}:\d{2} GMT\+9/);
   });
 
   it('refuses unknown records, ambiguous targets and missing databases without writing a file', async () => {
@@ -134,6 +135,7 @@ describe.skipIf(!hasPoppler || !hasFixtures)(`reports from the store and the CLI
     await expect(runReport({ db, out: file })).rejects.toThrow(ReportUsageError);
     await expect(runReport({ db, lesion: 'abc', out: file })).rejects.toThrow(/positive whole number/);
     await expect(runReport({ db, visit: '1', out: join(out, 'x.txt') })).rejects.toThrow(/\.pdf/);
+    await expect(runReport({ db, visit: '1', out: file, timeZone: 'Mars/Olympus' })).rejects.toThrow(/IANA/);
     const missing = join(tmp, 'nope.sqlite');
     await expect(runReport({ db: missing, visit: '1', out: file })).rejects.toThrow(/no database/);
     expect(existsSync(missing)).toBe(false);
