@@ -50,16 +50,18 @@ export interface Workstation {
 }
 
 /** The real services on a temporary data folder, served with the built renderer. */
-export async function startWorkstation(options: Omit<AppServicesOptions, 'dataDir'> & { dataDir?: string } = {}): Promise<Workstation> {
+export async function startWorkstation(options: Omit<AppServicesOptions, 'dataDir'> & { dataDir?: string; port?: number } = {}): Promise<Workstation> {
+  const { port, ...serviceOptions } = options;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dermafuse-e2e-'));
   const ownsDir = options.dataDir === undefined;
-  const services = await createAppServices({ appVersion: 'e2e', log: () => {}, ...options, dataDir });
+  const services = await createAppServices({ appVersion: 'e2e', log: () => {}, ...serviceOptions, dataDir });
   const internalErrors: { channel: string; error: unknown }[] = [];
   const bridge = await startHttpBridge({
     dispatcher: createDispatcher(services.channels, { onInternalError: (channel, error) => internalErrors.push({ channel, error }) }),
     events: services.events,
     media: services.media,
     staticDir: rendererDist,
+    port,
   });
   return {
     services,

@@ -5,8 +5,10 @@ export type Tier = Prediction['tier'];
 
 export const TIER_LABEL: Record<Tier, string> = { low: 'Low risk', review: 'Review', high: 'High risk' };
 
+/** Truncates rather than rounds, so a value just under a tier cut-off never prints as the cut-off. */
 export function percent(p: number, digits = 0): string {
-  return `${(p * 100).toFixed(digits)}%`;
+  const scale = 10 ** digits;
+  return `${(Math.floor(p * 100 * scale + 1e-9) / scale).toFixed(digits)}%`;
 }
 
 export function formatDate(iso: string | null | undefined): string {

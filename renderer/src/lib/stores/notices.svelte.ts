@@ -9,7 +9,7 @@ class Notices {
   items = $state<Notice[]>([]);
   #next = 1;
 
-  push(kind: Notice['kind'], text: string, ttlMs = kind === 'error' ? 10_000 : 4_000): void {
+  push(kind: Notice['kind'], text: string, ttlMs = kind === 'error' ? 10_000 : 3_000): void {
     const id = this.#next++;
     this.items.push({ id, kind, text });
     setTimeout(() => this.dismiss(id), ttlMs);

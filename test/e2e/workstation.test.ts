@@ -1,0 +1,355 @@
+/**
+ * The clinician's whole path through the workstation, in a real Chromium, against the real
+ * handlers (HTTP test bridge), a temporary database and the real classifier: first run, create a
+ * patient, a lesion and two visits, import by file picker and by drag-and-drop, classify a folder
+ * (with a file that is not an image), open an image, toggle the Grad-CAM overlay and its branch,
+ * review it, compare the lesion over time, export the three PDFs, restart the services and
+ * reload, and find everything still there. Screenshots of each screen go to
+ * test-output/screenshots/ for a person to look at.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { modelsDir, sharedDir } from '../../electron/common/paths.ts';
+import type { Classifier } from '../../electron/model/types.ts';
+import { buildRenderer, hasChromium, launchChromium, NO_CHROMIUM_REASON, screenshotsDir, startWorkstation, type Workstation } from './harness.ts';
+
+const fixtures = sharedDir('data', 'fixtures');
+const mobilenetWeights = sharedDir('models', 'coral_tf2_mobilenet_v2_1.0_224_ptq.tflite');
+const hasFixtures = existsSync(join(fixtures, 'labels.csv'));
+const hasShippedModel = existsSync(modelsDir('current.json'));
+const canRun = hasChromium && hasFixtures && (hasShippedModel || existsSync(mobilenetWeights));
+if (!hasChromium) console.warn(NO_CHROMIUM_REASON);
+else if (!hasFixtures) console.warn(`browser end-to-end test skipped: no fixture images at ${fixtures} (the shared data folder)`);
+else if (!canRun) console.warn(`browser end-to-end test skipped: no shipped model (models/current.json) and no backbone weights at ${mobilenetWeights}`);
+
+/**
+ * The shipped model when there is one. Before a model ships, the real pipeline (native backbones,
+ * head, calibration, Grad-CAM) with a randomly initialised head, so the screens still show real
+ * outputs of the real code; the probabilities then mean nothing, and the test says so.
+ */
+async function loadModel(scratch: string): Promise<Classifier> {
+  const { createClassifier } = await import('../../electron/model/classifier.ts');
+  if (hasShippedModel) return createClassifier();
+  console.warn('e2e: models/current.json is absent; using the real pipeline with a randomly initialised head');
+  const { FusionHead } = await import('../../electron/model/head.ts');
+  const dir = join(scratch, 'model');
+  const head = FusionHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [32], dropout: 0, inceptionLayer: 'mixed6' }, 17);
+  await head.save(dir);
+  head.dispose();
+  const manifest = {
+    version: 'e2e-random-head',
+    createdAt: '2026-01-01T00:00:00Z',
+    backbones: {
+      inception_v3: { source: 'nsfwjs@4.4.0', sha256: 'n/a', layers: ['mixed6'], scaling: 'unit' },
+      mobilenet_v2: { source: 'coral', sha256: 'n/a' },
+    },
+    preprocess: { crop: 'centre_square', colorConstancy: 'none' },
+    head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [32], dropout: 0 },
+    temperature: 1,
+    threshold: 0.5,
+    tiers: { reviewAt: 0.3, highAt: 0.6 },
+    tta: ['identity', 'hflip'],
+    metrics: {},
+    training: {},
+  };
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return createClassifier({ modelDir: dir });
+}
+
+// Functions passed to page.evaluate run in the browser; the Node typecheck has no DOM library.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any, window: any, DataTransfer: any, getComputedStyle: any;
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+function firstImages(folder: string, n: number): string[] {
+  return readdirSync(join(fixtures, folder))
+    .filter((f) => /\.(jpe?g|png)$/i.test(f))
+    .sort()
+    .slice(0, n)
+    .map((f) => join(fixtures, folder, f));
+}
+
+describe.skipIf(!canRun)('workstation in a real browser', () => {
+  let scratch: string;
+  let dataDir: string;
+  let batchFolder: string;
+  let ws: Workstation;
+  let browser: Browser;
+  let page: Page;
+  let port = 0;
+  const problems: string[] = [];
+  const benign = hasFixtures ? firstImages('benign', 5) : [];
+  const malignant = hasFixtures ? firstImages('malignant', 5) : [];
+
+  async function start(): Promise<void> {
+    ws = await startWorkstation({ dataDir, port, loadClassifier: () => loadModel(scratch) });
+    port = ws.bridge.port;
+    await ws.services.modelReady;
+  }
+
+  async function shot(name: string): Promise<void> {
+    await page.waitForLoadState('networkidle').catch(() => undefined);
+    // Every image on screen must have decoded: a broken image is a bug, not a look.
+    const broken = await page.evaluate(() => [...document.images].filter((img: { currentSrc: string; complete: boolean; naturalWidth: number }) => img.currentSrc && img.complete && img.naturalWidth === 0).map((img: { src: string }) => img.src));
+    expect(broken, `broken images on ${name}`).toEqual([]);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `horizontal overflow on ${name} at 1280x800`).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(screenshotsDir, `${name}.png`), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    await mkdir(screenshotsDir, { recursive: true });
+    scratch = await mkdtemp(join(tmpdir(), 'dermafuse-e2e-'));
+    dataDir = join(scratch, 'data');
+    batchFolder = join(scratch, 'camera-export');
+    await mkdir(join(batchFolder, 'nested'), { recursive: true });
+    for (const file of [...benign.slice(0, 3), ...malignant.slice(0, 2)]) await copyFile(file, join(batchFolder, file.split('/').pop()!));
+    await copyFile(malignant[2]!, join(batchFolder, 'nested', malignant[2]!.split('/').pop()!));
+    await writeFile(join(batchFolder, 'notes-not-an-image.jpg'), 'this is a text file with a .jpg name\n');
+    [, browser] = await Promise.all([buildRenderer(), launchChromium(), start()]);
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+    });
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string; blockedURI: string }) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await ws?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('first run asks for the intended use to be acknowledged, then the settings', async () => {
+    await page.goto(`${ws.bridge.url}/`);
+    await page.getByTestId('first-run').waitFor();
+    await expect(page.getByTestId('intended-use').textContent()).resolves.toMatch(/not a diagnosis/);
+    await expect(page.getByTestId('first-run-start').isDisabled()).resolves.toBe(true);
+    await page.getByTestId('settings-clinic').fill('Dermatology Clinic · Station 2');
+    await page.getByTestId('settings-threshold').selectOption('balanced');
+    await shot('01-first-run');
+    await page.getByTestId('ack-intended-use').check();
+    await page.getByTestId('first-run-start').click();
+    await page.getByTestId('patients-screen').waitFor();
+  });
+
+  it('creates a patient (non-Latin name) and finds it by a folded search', async () => {
+    await page.getByTestId('new-patient').click();
+    await page.getByTestId('patient-identifier').fill('MRN-0042');
+    await page.getByTestId('patient-name').fill('Łukasz Żółć');
+    await page.getByTestId('patient-dob').fill('1961-07-15');
+    await page.getByTestId('patient-sex').selectOption('male');
+    await page.getByTestId('patient-save').click();
+    await page.getByTestId('patient-screen').waitFor();
+    await expect(page.getByTestId('patient-name-heading').textContent()).resolves.toBe('Łukasz Żółć');
+    // Another patient, so the list and the search have something to tell apart.
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.getByTestId('new-patient').click();
+    await page.getByTestId('patient-identifier').fill('MRN-0043');
+    await page.getByTestId('patient-name').fill('山田太郎');
+    await page.getByTestId('patient-save').click();
+    await page.getByTestId('patient-screen').waitFor();
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.getByTestId('patient-search').fill('zolc');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="patient-link"]').length === 1);
+    await page.getByTestId('patient-search').fill('');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="patient-link"]').length === 2);
+    await shot('02-patients');
+  });
+
+  it('records a lesion and an earlier visit imported with the file picker', async () => {
+    await page.getByTestId('patient-link').filter({ hasText: 'Łukasz' }).click();
+    await page.getByTestId('patient-screen').waitFor();
+    await page.getByTestId('new-lesion').click();
+    await page.getByTestId('lesion-site').fill('upper back');
+    await page.getByTestId('lesion-label').fill('left scapula, 6 mm, irregular border');
+    await page.getByTestId('lesion-save').click();
+    await page.getByTestId('lesion-link').waitFor();
+
+    await page.getByTestId('new-visit').click();
+    await page.getByTestId('visit-date').fill('2025-06-02');
+    await page.getByTestId('visit-clinician').fill('Dr. A. Nowak');
+    await page.getByTestId('visit-save').click();
+    await page.getByTestId('visit-screen').waitFor();
+    await page.getByTestId('import-lesion').selectOption({ label: 'upper back — left scapula, 6 mm, irregular border' });
+    await page.getByTestId('file-input').setInputFiles(malignant[3]!);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 1, undefined, { timeout: 120_000 });
+    const badge = page.getByTestId('risk-badge').first();
+    await expect(badge.getAttribute('data-tier')).resolves.toMatch(/^(low|review|high)$/);
+    await expect(badge.textContent()).resolves.toMatch(/(Low risk|Review|High risk)\s*\d+%/);
+  });
+
+  it('classifies a folder as a batch with progress, and lists the file that failed and why', async () => {
+    await page.getByRole('link', { name: 'Łukasz Żółć' }).click();
+    await page.getByTestId('patient-screen').waitFor();
+    await page.getByTestId('new-visit').click();
+    await page.getByTestId('visit-clinician').fill('Dr. A. Nowak');
+    await page.getByTestId('visit-save').click();
+    await page.getByTestId('visit-screen').waitFor();
+    await page.getByTestId('batch-folder').fill(batchFolder);
+    await page.getByTestId('batch-start').click();
+    const progress = page.getByTestId('batch-progress');
+    const summary = page.getByTestId('batch-summary');
+    await Promise.race([progress.waitFor({ timeout: 60_000 }), summary.waitFor({ timeout: 60_000 })]);
+    if (await progress.isVisible()) {
+      await expect(page.getByTestId('batch-cancel').isEnabled()).resolves.toBe(true);
+      // A picture of the bar part-way, if the batch is not over by then.
+      const partWay = await page
+        .waitForFunction(() => /^[1-9]\d* \/ 7 images/.test(document.querySelector('[data-testid="batch-count"]')?.textContent ?? ''), undefined, { timeout: 30_000, polling: 50 })
+        .then(() => true, () => false);
+      if (partWay) {
+        const file = join(screenshotsDir, '04-visit-batch-running.png');
+        await page.screenshot({ path: file });
+        // Only keep it if the bar was still there when the picture was taken.
+        if (!(await progress.isVisible())) await rm(file, { force: true });
+      }
+    }
+    await summary.waitFor({ timeout: 180_000 });
+    await expect(summary.textContent()).resolves.toMatch(/done: 6 classified, 1 failed of 7/);
+    const failures = page.getByTestId('batch-failures');
+    await expect(failures.textContent()).resolves.toMatch(/notes-not-an-image\.jpg/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 6);
+  });
+
+  it('imports by drag and drop onto the visit', async () => {
+    const bytes = (await readFile(benign[3]!)).toString('base64');
+    const name = benign[3]!.split('/').pop()!;
+    const transfer = await page.evaluateHandle(
+      ({ b64, fileName }) => {
+        const raw = atob(b64);
+        const data = new Uint8Array(raw.length);
+        for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
+        const dt = new DataTransfer();
+        dt.items.add(new File([data], fileName, { type: 'image/jpeg' }));
+        return dt;
+      },
+      { b64: bytes, fileName: name },
+    );
+    await page.getByTestId('dropzone').dispatchEvent('dragover', { dataTransfer: transfer });
+    await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer: transfer });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 7, undefined, { timeout: 120_000 });
+    const tiers = await page.getByTestId('risk-badge').evaluateAll((els) => els.map((e) => e.getAttribute('data-tier')));
+    expect(tiers.every((t) => t === 'low' || t === 'review' || t === 'high')).toBe(true);
+    await shot('05-visit');
+  });
+
+  it('shows an image with its prediction and a Grad-CAM overlay that toggles, switches branch and fades', async () => {
+    await page.getByTestId('image-tile').first().click();
+    await page.getByTestId('image-screen').waitFor();
+    await expect(page.getByTestId('probability').textContent()).resolves.toMatch(/^\d{1,3}\.\d%$/);
+    await expect(page.getByTestId('tier').textContent()).resolves.toMatch(/Low risk|Review|High risk/);
+    await expect(page.getByTestId('uncertainty').textContent()).resolves.toMatch(/%$/);
+    const info = await ws.services.channels['app.info']({});
+    await expect(page.getByTestId('model-version').textContent()).resolves.toBe(info.modelVersion);
+    const overlay = page.getByTestId('overlay-image');
+    await overlay.waitFor();
+    await expect(overlay.getAttribute('data-kind')).resolves.toBe('fused');
+    // The raw map, recoloured on a canvas; drawn means it loaded and decoded.
+    await page.waitForSelector('[data-testid="overlay-image"][data-ready="true"]');
+    const fusedSrc = await overlay.getAttribute('data-source');
+    const heat = await overlay.evaluate((el: { tagName: string; width: number; height: number; getContext?: (t: string) => { getImageData: (...a: number[]) => { data: Uint8ClampedArray } } }) => {
+      if (el.tagName !== 'CANVAS' || !el.getContext) return { canvas: false, maxAlpha: 255 };
+      const data = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
+      let maxAlpha = 0;
+      for (let i = 3; i < data.length; i += 4) maxAlpha = Math.max(maxAlpha, data[i]!);
+      return { canvas: true, maxAlpha };
+    });
+    expect(heat.maxAlpha, 'the heatmap is not blank').toBeGreaterThan(100);
+    await shot('06-image');
+
+    await page.getByTestId('overlay-toggle').uncheck();
+    await expect(page.getByTestId('overlay-image').count()).resolves.toBe(0);
+    await page.locator('body').click({ position: { x: 5, y: 300 } });
+    await page.keyboard.press('o'); // the keyboard shortcut brings it back
+    await page.getByTestId('overlay-image').waitFor();
+    await page.getByTestId('branch-inception_v3').check({ force: true });
+    await expect(page.getByTestId('overlay-image').getAttribute('data-kind')).resolves.toBe('inception_v3');
+    expect(await page.getByTestId('overlay-image').getAttribute('data-source')).not.toBe(fusedSrc);
+    await page.keyboard.press('3');
+    await expect(page.getByTestId('overlay-image').getAttribute('data-kind')).resolves.toBe('mobilenet_v2');
+    // The slider is keyboard-operable: six steps of 5% down from 60%.
+    await page.getByTestId('overlay-opacity').focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowLeft');
+    await expect(page.getByTestId('overlay-image').evaluate((img) => getComputedStyle(img).opacity)).resolves.toBe('0.4');
+  });
+
+  it("records the clinician's review and links the image to the lesion", async () => {
+    await page.getByTestId('image-lesion').selectOption({ label: 'upper back — left scapula, 6 mm, irregular border' });
+    await page.getByRole('link', { name: 'follow-up' }).waitFor();
+    await page.getByTestId('verdict-disagree').check();
+    await page.getByTestId('review-diagnosis').fill('dysplastic nevus');
+    await page.getByTestId('review-note').fill('Symmetric network on dermoscopy; excise if it changes. <b>not markup</b>');
+    await page.getByTestId('review-clinician').fill('Dr. A. Nowak');
+    await page.getByTestId('review-save').click();
+    const history = page.getByTestId('review-history');
+    await history.waitFor();
+    await expect(history.textContent()).resolves.toMatch(/Disagreed — dysplastic nevus[\s\S]*<b>not markup<\/b>/);
+    await shot('07-image-reviewed');
+  });
+
+  it('compares the lesion across visits and exports the follow-up PDF', async () => {
+    await page.getByRole('link', { name: 'follow-up' }).click();
+    await page.getByTestId('followup-screen').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="followup-strip"] li').length === 2);
+    await expect(page.getByTestId('risk-chart').locator('circle').count()).resolves.toBe(2);
+    await shot('08-followup');
+    await page.getByTestId('export-lesion').click();
+    const path = await page.getByTestId('export-path').getAttribute('title', { timeout: 60_000 });
+    expect((await readFile(path!)).subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('exports the visit and batch PDFs', async () => {
+    await page.goBack();
+    await page.getByTestId('image-screen').waitFor();
+    await page.goBack();
+    await page.getByTestId('visit-screen').waitFor();
+    await page.getByTestId('export-visit').click();
+    const visitPdf = await page.getByTestId('export-path').first().getAttribute('title', { timeout: 60_000 });
+    expect((await readFile(visitPdf!)).subarray(0, 5).toString()).toBe('%PDF-');
+    await page.getByTestId('export-batch').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="export-path"]').length === 2, undefined, { timeout: 60_000 });
+    const batchPdf = await page.getByTestId('export-path').nth(1).getAttribute('title');
+    expect(batchPdf).toMatch(/batch/);
+    const pdf = await readFile(batchPdf!);
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(pdf.length).toBeGreaterThan(5_000);
+  });
+
+  it('finds everything still there after the services restart and the page reloads', async () => {
+    const imageUrl = page.url();
+    await ws.close();
+    await start(); // same data folder, same port
+    await page.reload();
+    await page.getByTestId('visit-screen').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 7);
+    await expect(page.getByTestId('batch-summary').textContent()).resolves.toMatch(/6 classified, 1 failed/);
+    await page.getByTestId('image-tile').first().click();
+    await page.getByTestId('review-history').waitFor();
+    await expect(page.getByTestId('review-history').textContent()).resolves.toMatch(/dysplastic nevus/);
+    await page.getByTestId('overlay-image').waitFor();
+    await shot('10-image-after-restart');
+    expect(imageUrl).toContain('#/visits/');
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="patient-link"]').length === 2);
+    await page.getByTestId('patient-link').filter({ hasText: 'Łukasz' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="visit-link"]').length === 2);
+    await shot('03-patient');
+    await page.goto(`${ws.bridge.url}/#/settings`);
+    await page.getByTestId('settings-screen').waitFor();
+    await expect(page.getByTestId('settings-clinic').inputValue()).resolves.toBe('Dermatology Clinic · Station 2');
+    await expect(page.getByTestId('settings-threshold').inputValue()).resolves.toBe('balanced');
+    await shot('09-settings');
+  });
+
+  it('raised no page errors, console errors or CSP violations, and no internal errors', () => {
+    expect(problems).toEqual([]);
+    expect(ws.internalErrors).toEqual([]);
+  });
+});
