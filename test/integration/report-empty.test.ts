@@ -1,7 +1,8 @@
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { renderBatchReport, renderLesionReport, renderVisitReport } from '../../electron/report/index.ts';
 import { sampleBatchData, sampleContext, samplePatient, sampleVisit } from '../../electron/report/sample.ts';
-import { POPPLER_MISSING, hasPoppler, outputDir, readBack } from './report-helpers.ts';
+import { POPPLER_MISSING, hasPoppler, imagesOf, outputDir, readBack } from './report-helpers.ts';
 
 /** Reports with nothing in them, and images whose bytes are missing or broken: a page that says so. */
 describe.skipIf(!hasPoppler)(`reports with nothing or broken images to show${hasPoppler ? '' : ` (skipped: ${POPPLER_MISSING})`}`, () => {
@@ -47,5 +48,19 @@ describe.skipIf(!hasPoppler)(`reports with nothing or broken images to show${has
     expect(back.pages).toBe(1);
     expect(back.text.match(/no image/g)?.length).toBe(3); // three classified rows; the last is pending
     expect(back.text.match(/no overlay/g)?.length).toBe(3);
+  });
+
+  it('prints a camera photo the way up its EXIF orientation says', async () => {
+    // Stored landscape (600x200) with orientation 6: the photographer held the camera upright.
+    const photo = await sharp({ create: { width: 600, height: 200, channels: 3, background: '#a0522d' } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const base = await sampleBatchData(['/a/upright.jpg'], 1, 0);
+    const report = await renderBatchReport({ ...base, rows: base.rows.map((r) => ({ ...r, original: photo })) });
+    const back = readBack(report.pdf, dir, 'exif');
+    const [img] = imagesOf(back.file);
+    expect(img!.height).toBeGreaterThan(img!.width);
+    expect(img!.height / img!.width).toBeCloseTo(3, 1);
   });
 });
