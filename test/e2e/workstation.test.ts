@@ -96,6 +96,13 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     // Every image on screen must have decoded: a broken image is a bug, not a look.
     const broken = await page.evaluate(() => [...document.images].filter((img: { currentSrc: string; complete: boolean; naturalWidth: number }) => img.currentSrc && img.complete && img.naturalWidth === 0).map((img: { src: string }) => img.src));
     expect(broken, `broken images on ${name}`).toEqual([]);
+    // Every control a clinician can reach has a name a screen reader can say.
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('input:not([type="hidden"]):not([tabindex="-1"]), select, textarea, button')]
+        .filter((el: { labels?: unknown[] | null; getAttribute(n: string): string | null; textContent: string | null }) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !(el.textContent ?? '').trim())
+        .map((el: { outerHTML: string }) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed, `controls without a name on ${name}`).toEqual([]);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow, `horizontal overflow on ${name} at 1280x800`).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(screenshotsDir, `${name}.png`), fullPage: true });
@@ -346,6 +353,30 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await expect(page.getByTestId('settings-clinic').inputValue()).resolves.toBe('Dermatology Clinic · Station 2');
     await expect(page.getByTestId('settings-threshold').inputValue()).resolves.toBe('balanced');
     await shot('09-settings');
+  });
+
+  it('cancels a running batch from the screen, and the same folder resumes to the end', async () => {
+    const folder = join(scratch, 'second-export');
+    await mkdir(folder, { recursive: true });
+    const more = [...firstImages('benign', 13).slice(5), ...firstImages('malignant', 13).slice(5)];
+    for (const file of more) await copyFile(file, join(folder, file.split('/').pop()!));
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.getByTestId('patient-link').filter({ hasText: 'Łukasz' }).click();
+    await page.getByTestId('new-visit').click();
+    await page.getByTestId('visit-date').fill('2026-01-15');
+    await page.getByTestId('visit-save').click();
+    await page.getByTestId('visit-screen').waitFor();
+    await page.getByTestId('batch-folder').fill(folder);
+    await page.getByTestId('batch-start').click();
+    await page.getByTestId('batch-cancel').click();
+    const summary = page.getByTestId('batch-summary');
+    await summary.waitFor({ timeout: 60_000 });
+    const cancelled = (await summary.textContent()) ?? '';
+    expect(cancelled).toMatch(/Batch cancelled: \d+ classified, 0 failed of 16/);
+    expect(Number(/(\d+) classified/.exec(cancelled)![1])).toBeLessThan(16);
+    await page.getByTestId('batch-start').click();
+    await page.waitForFunction(() => /Batch done: 16 classified, 0 failed of 16/.test(document.querySelector('[data-testid="batch-summary"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 16);
   });
 
   it('raised no page errors, console errors or CSP violations, and no internal errors', () => {
