@@ -2,41 +2,9 @@
  * Hash routing: works unchanged under the app's custom protocol and the test bridge, survives a
  * reload, and the back button does what a clinician expects.
  */
-export type Route =
-  | { name: 'patients' }
-  | { name: 'patient'; id: number }
-  | { name: 'visit'; id: number }
-  | { name: 'image'; id: number }
-  | { name: 'lesion'; id: number }
-  | { name: 'settings' };
+import { hrefOf, parseHash, type Route } from '../routes.ts';
 
-export function parseHash(hash: string): Route {
-  const m = /^#\/(patients|visits|images|lesions)\/(\d+)$/.exec(hash);
-  if (m) {
-    const id = Number(m[2]);
-    const name = ({ patients: 'patient', visits: 'visit', images: 'image', lesions: 'lesion' } as const)[m[1] as 'patients'];
-    return { name, id } as Route;
-  }
-  if (hash === '#/settings') return { name: 'settings' };
-  return { name: 'patients' };
-}
-
-export function hrefOf(route: Route): string {
-  switch (route.name) {
-    case 'patients':
-      return '#/patients';
-    case 'settings':
-      return '#/settings';
-    case 'patient':
-      return `#/patients/${route.id}`;
-    case 'visit':
-      return `#/visits/${route.id}`;
-    case 'image':
-      return `#/images/${route.id}`;
-    case 'lesion':
-      return `#/lesions/${route.id}`;
-  }
-}
+export type { Route };
 
 class Router {
   route = $state<Route>(parseHash(location.hash));
