@@ -40,6 +40,8 @@ export interface EvaluateSummary {
   readonly counts: { rows: number; scored: number; skippedLabels: Record<string, number>; errors: number };
   readonly errors: { path: string; error: string }[];
   readonly metrics: EvaluationReport | null;
+  /** Calibrated P(melanoma) of every scored row, in CSV order. */
+  readonly predictions: { path: string; label: string; p: number }[];
 }
 
 interface Scored {
@@ -162,6 +164,7 @@ export async function runEvaluate(folder: string, options: EvaluateCliOptions): 
     counts: { rows: all.length, scored: scored.length, skippedLabels, errors: errors.length },
     errors,
     metrics,
+    predictions: scored.map((s) => ({ path: s.row.path, label: s.row.label, p: s.p })),
   };
 }
 
