@@ -3,7 +3,7 @@
  * dialogs. Everything it calls is a plain Node service built by app-services.ts.
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type MenuItemConstructorOptions, type WebContents } from 'electron';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,11 @@ const RENDERER_DIR = join(projectRoot, 'renderer', 'dist');
 
 registerAppScheme();
 if (!app.requestSingleInstanceLock()) app.quit();
+
+// An installer may carry the pinned backbone weights (extraResources → resources/weights), so a
+// clinic machine without internet access needs no download on first use.
+const bundledWeights = join(process.resourcesPath ?? '', 'weights');
+if (app.isPackaged && !process.env.DERMAFUSE_MODEL_MIRROR && existsSync(bundledWeights)) process.env.DERMAFUSE_MODEL_MIRROR = bundledWeights;
 
 let win: BrowserWindow | null = null;
 let services: AppServices | null = null;
