@@ -60,11 +60,15 @@ const dialogs: Dialogs = {
   },
 };
 
-/** Only our own page may call the main process. */
+/**
+ * Only our own page may call the main process. Compared by scheme and host: Node's URL gives a
+ * custom scheme the opaque origin "null", so an origin comparison would refuse everything.
+ */
 function fromAppOrigin(frameUrl: string | undefined): boolean {
   if (!frameUrl) return false;
   try {
-    return new URL(frameUrl).origin === APP_ORIGIN;
+    const url = new URL(frameUrl);
+    return url.protocol === `${APP_SCHEME}:` && url.host === new URL(APP_ORIGIN).host;
   } catch {
     return false;
   }

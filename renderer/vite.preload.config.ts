@@ -1,5 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vite';
+import { defineConfig, type Rollup } from 'vite';
+
+// zod's sources carry comments rollup cannot place; harmless, and they drown real warnings.
+function quietZodAnnotations(warning: Rollup.RollupLog, warn: (w: Rollup.RollupLog) => void): void {
+  if (warning.code === 'INVALID_ANNOTATION' && warning.id?.includes('node_modules/zod')) return;
+  warn(warning);
+}
 
 // A sandboxed preload cannot load ES modules or other files: bundle electron/preload.ts (with
 // the contract it imports) into one CommonJS file next to the compiled main process.
@@ -15,6 +21,6 @@ export default defineConfig({
     minify: false,
     reportCompressedSize: false,
     lib: { entry: 'electron/preload.ts', formats: ['cjs'], fileName: () => 'preload.cjs' },
-    rollupOptions: { external: ['electron'] },
+    rollupOptions: { external: ['electron'], onwarn: quietZodAnnotations },
   },
 });
