@@ -152,10 +152,16 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('patient-identifier').fill('MRN-0042');
     await page.getByTestId('patient-name').fill('Łukasz Żółć');
     await page.getByTestId('patient-dob').fill('1961-07-15');
-    await page.getByTestId('patient-sex').selectOption('male');
     await page.getByTestId('patient-save').click();
     await page.getByTestId('patient-screen').waitFor();
     await expect(page.getByTestId('patient-name-heading').textContent()).resolves.toBe('Łukasz Żółć');
+    // Edit: the form starts from the stored record and only what changed is sent.
+    await page.getByTestId('edit-patient').click();
+    await expect(page.getByTestId('patient-dob').inputValue()).resolves.toBe('1961-07-15');
+    await page.getByTestId('patient-sex').selectOption('male');
+    await page.getByTestId('patient-save').click();
+    await page.getByTestId('edit-patient').waitFor();
+    await expect(page.getByTestId('patient-screen').textContent()).resolves.toMatch(/born Jul 15, 1961 \(\d+ y\) · male/);
     // Another patient, so the list and the search have something to tell apart.
     await page.goto(`${ws.bridge.url}/#/patients`);
     await page.getByTestId('new-patient').click();

@@ -1,5 +1,8 @@
 /** The renderer's pure helpers: routes and the numbers a clinician reads. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { projectRoot } from '../../electron/common/paths.ts';
 import { percent, TIER_LABEL } from '../../renderer/src/lib/format.ts';
 import { hrefOf, parseHash, type Route } from '../../renderer/src/lib/routes.ts';
 import { colourise, INFERNO } from '../../renderer/src/lib/colormap.ts';
@@ -38,5 +41,40 @@ describe('heatmap colouring', () => {
     expect([...px.slice(4, 8)]).toEqual([252, 255, 164, 255]);
     expect(px[11]).toBe(128);
     expect(INFERNO.length).toBe(768);
+  });
+});
+
+describe('colour contrast of the stylesheet (WCAG 2.x)', () => {
+  const css = readFileSync(join(projectRoot, 'renderer', 'src', 'app.css'), 'utf8');
+  const colour = (name: string): string => {
+    const m = new RegExp(`--${name}:\\s*(#[0-9a-f]{6})`, 'i').exec(css);
+    if (!m) throw new Error(`--${name} not found in app.css`);
+    return m[1]!;
+  };
+  const luminance = (hex: string): number => {
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+  };
+  const ratio = (a: string, b: string): number => {
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (hi! + 0.05) / (lo! + 0.05);
+  };
+
+  it.each([
+    ['text', 'bg'],
+    ['text', 'surface'],
+    ['muted', 'bg'],
+    ['muted', 'surface'],
+    ['accent', 'surface'],
+    ['danger', 'surface'],
+    ['low-fg', 'low-bg'],
+    ['review-fg', 'review-bg'],
+    ['high-fg', 'high-bg'],
+  ])('%s on %s is at least 4.5:1', (fg, bg) => {
+    expect(ratio(colour(fg), colour(bg))).toBeGreaterThanOrEqual(4.5);
+  });
+
+  it('white text on the accent (primary buttons) is at least 4.5:1', () => {
+    expect(ratio('#ffffff', colour('accent'))).toBeGreaterThanOrEqual(4.5);
   });
 });
