@@ -206,6 +206,11 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('visit-clinician').fill('Dr. A. Nowak');
     await page.getByTestId('visit-save').click();
     await page.getByTestId('visit-screen').waitFor();
+    await page.getByTestId('edit-visit').click();
+    await page.getByTestId('visit-edit-form').getByLabel('Notes').fill('Routine total-body check.\nPatient reports itching of the upper-back lesion.');
+    await page.getByTestId('visit-edit-form').getByRole('button', { name: 'Save visit' }).click();
+    await page.getByTestId('edit-visit').waitFor();
+    await expect(page.getByTestId('visit-screen').textContent()).resolves.toMatch(/reports itching/);
     await page.getByTestId('batch-folder').fill(batchFolder);
     await page.getByTestId('batch-start').click();
     const progress = page.getByTestId('batch-progress');
