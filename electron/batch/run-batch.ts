@@ -15,6 +15,7 @@ import type { Classifier, ClassifyOptions, ClassifyResult } from '../model/types
 import { readImageFacts } from '../store/image-facts.ts';
 import { sha256Hex } from '../store/image-store.ts';
 import { predictionInput } from '../store/repositories/predictions.ts';
+import { overlaysFromCams } from '../store/repositories/overlays.ts';
 import type { ResolvedPlacement } from '../store/repositories/images.ts';
 import type { ScannedPath } from '../store/repositories/batches.ts';
 import type { Store } from '../store/store.ts';
@@ -195,8 +196,10 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
       }
       classified++;
       const t1 = performance.now();
-      await store.blobs.putBytes(bytes, sha256);
-      const facts = await readImageFacts(bytes, item.path).catch(() => null);
+      // All file writes before the transaction: a crash in between leaves only unreferenced
+      // files, and the transaction itself stays short.
+      const [, facts] = await Promise.all([store.blobs.putBytes(bytes, sha256), readImageFacts(bytes, item.path).catch(() => null)]);
+      const overlays = store.overlays.writePack(overlaysFromCams(result.cams));
       store.db
         .transaction(() => {
           const { image } = store.images.record(
@@ -213,7 +216,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
           );
           const prediction =
             store.predictions.forImage(image.id, modelVersion) ??
-            store.predictions.create(predictionInput(image.id, result.classification, result.cams), { jobId, itemId: item.id });
+            store.predictions.create({ ...predictionInput(image.id, result.classification), overlays }, { jobId, itemId: item.id });
           store.batches.completeItem(item.id, { sha256, imageId: image.id, predictionId: prediction.id });
         })
         .immediate();

@@ -34,3 +34,4 @@ export function resolveDataDir(setting?: string | null, env: NodeJS.ProcessEnv =
 
 export const DATABASE_FILE_NAME = 'dermafuse.sqlite';
 export const IMAGES_DIR_NAME = 'images';
+export const OVERLAYS_DIR_NAME = 'overlays';

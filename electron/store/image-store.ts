@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, existsSync, statSync } from 'node:fs';
+import { mkdirSync, existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -18,12 +18,12 @@ export interface StoredBlob {
 }
 
 /**
- * Content-addressed image folder: a file's name is the sha256 of its bytes, fanned out by the
+ * Content-addressed folder (images/, overlays/): a file's name is the sha256 of its bytes, fanned out by the
  * first two hex digits (`ab/cdef…`) so no directory grows past a few thousand entries. Files
  * are written to a temporary name and renamed, so a reader (or a crash) never sees a partial
  * image under its final name. The user's original file is only ever read.
  */
-export class ImageStore {
+export class ContentStore {
   constructor(readonly root: string) {
     mkdirSync(root, { recursive: true });
   }
@@ -45,12 +45,40 @@ export class ImageStore {
     const existing = await stat(path).catch(() => null);
     if (existing && existing.size === bytes.byteLength) return { sha256, path, byteSize: bytes.byteLength, existed: true };
     await mkdir(join(this.root, sha256.slice(0, 2)), { recursive: true });
+    await writeTemporaryThenRename(path, bytes);
+    return { sha256, path, byteSize: bytes.byteLength, existed: false };
+  }
+
+  /**
+   * Writes bytes under a fresh random key (same shape as a sha256), for files that are unique by
+   * nature and not worth hashing (Grad-CAM overlay packs). The key is returned as `sha256`.
+   */
+  putUniqueSync(bytes: Uint8Array): StoredBlob {
+    const key = randomBytes(32).toString('hex');
+    mkdirSync(join(this.root, key.slice(0, 2)), { recursive: true });
+    const path = this.pathOf(key);
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+    return { sha256: key, path, byteSize: bytes.byteLength, existed: false };
+  }
+
+  /** Synchronous twin of putBytes, for writers that run inside a database transaction. */
+  putBytesSync(bytes: Uint8Array, knownSha256?: string): StoredBlob {
+    const sha256 = knownSha256 ?? sha256Hex(bytes);
+    const path = this.pathOf(sha256);
+    if (this.sizeOf(sha256) === bytes.byteLength) return { sha256, path, byteSize: bytes.byteLength, existed: true };
+    mkdirSync(join(this.root, sha256.slice(0, 2)), { recursive: true });
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writeFile(tmp, bytes, { flag: 'wx' });
-      await rename(tmp, path);
+      writeFileSync(tmp, bytes, { flag: 'wx' });
+      renameSync(tmp, path);
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // nothing was written
+      }
       throw err;
     }
     return { sha256, path, byteSize: bytes.byteLength, existed: false };
@@ -70,3 +98,17 @@ export class ImageStore {
     }
   }
 }
+
+async function writeTemporaryThenRename(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, bytes, { flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The images folder is the first user of the content store; the name stays for callers. */
+export { ContentStore as ImageStore };

@@ -2,11 +2,11 @@
 export { openStore, type Store, type OpenStoreOptions } from './store.ts';
 export { StoreError, type StoreErrorCode } from './errors.ts';
 export { defaultDataDir, resolveDataDir, DATABASE_FILE_NAME } from './data-dir.ts';
-export { ImageStore, sha256Hex } from './image-store.ts';
+export { ContentStore, ImageStore, sha256Hex } from './image-store.ts';
 export type { Page, PageQuery } from './paging.ts';
 export type { ImagePlacement, ImageFile } from './repositories/images.ts';
 export { predictionInput, type PredictionInput } from './repositories/predictions.ts';
-export { overlaysFromCams, type OverlayInput } from './repositories/overlays.ts';
+export { overlaysFromCams, type OverlayInput, type StoredOverlay } from './repositories/overlays.ts';
 export type { PatientListQuery } from './repositories/patients.ts';
 export type { NewJob, ScannedPath } from './repositories/batches.ts';
 export { schemaVersion, migrate } from './migrate.ts';

@@ -4,9 +4,9 @@ import { dirname, join, resolve } from 'node:path';
 import type { LesionTimelineEntry, PredictionListQuery, PredictionPage } from '../common/domain.ts';
 import { AuditLog } from './audit.ts';
 import type { RepoContext } from './context.ts';
-import { DATABASE_FILE_NAME, IMAGES_DIR_NAME, resolveDataDir } from './data-dir.ts';
+import { DATABASE_FILE_NAME, IMAGES_DIR_NAME, OVERLAYS_DIR_NAME, resolveDataDir } from './data-dir.ts';
 import { openDatabase } from './database.ts';
-import { ImageStore } from './image-store.ts';
+import { ContentStore } from './image-store.ts';
 import { BatchesRepo } from './repositories/batches.ts';
 import { ImagesRepo } from './repositories/images.ts';
 import { LesionsRepo } from './repositories/lesions.ts';
@@ -20,9 +20,10 @@ import { VisitsRepo } from './repositories/visits.ts';
 
 export type OpenStoreOptions = (
   | {
-      /** A database file; images go to `images/` beside it unless imagesDir says otherwise. */
+      /** A database file; images and overlays go to `images/` and `overlays/` beside it unless told otherwise. */
       readonly file: string;
       readonly imagesDir?: string;
+      readonly overlaysDir?: string;
     }
   | {
       /** The data folder (from the user's setting); omitted or null means the platform default. */
@@ -38,7 +39,9 @@ export interface Store {
   readonly file: string;
   readonly dataDir: string;
   readonly imagesDir: string;
-  readonly blobs: ImageStore;
+  readonly overlaysDir: string;
+  /** Content-addressed image files. */
+  readonly blobs: ContentStore;
   readonly patients: PatientsRepo;
   readonly visits: VisitsRepo;
   readonly lesions: LesionsRepo;
@@ -75,23 +78,26 @@ export function openStore(options: OpenStoreOptions = {}): Store {
   let file: string;
   let dataDir: string;
   let imagesDir: string;
+  let overlaysDir: string;
   if ('file' in options) {
     file = options.file === ':memory:' ? ':memory:' : resolve(options.file);
     if (file === ':memory:' && !options.imagesDir) throw new Error('an in-memory store needs an imagesDir');
     dataDir = file === ':memory:' ? resolve(options.imagesDir as string, '..') : dirname(file);
     imagesDir = resolve(options.imagesDir ?? join(dataDir, IMAGES_DIR_NAME));
+    overlaysDir = resolve(options.overlaysDir ?? join(dirname(imagesDir), OVERLAYS_DIR_NAME));
   } else {
     dataDir = resolve(resolveDataDir(options.dataDir));
     file = join(dataDir, DATABASE_FILE_NAME);
     imagesDir = join(dataDir, IMAGES_DIR_NAME);
+    overlaysDir = join(dataDir, OVERLAYS_DIR_NAME);
   }
 
   const db = openDatabase(file);
   let actor = options.actor ?? defaultActor();
   const audit = new AuditLog(db);
   const ctx: RepoContext = { db, audit, actor: () => actor };
-  const blobs = new ImageStore(imagesDir);
-  const overlays = new OverlaysRepo(ctx);
+  const blobs = new ContentStore(imagesDir);
+  const overlays = new OverlaysRepo(ctx, new ContentStore(overlaysDir));
   const predictions = new PredictionsRepo(ctx, overlays);
 
   return {
@@ -99,6 +105,7 @@ export function openStore(options: OpenStoreOptions = {}): Store {
     file,
     dataDir,
     imagesDir,
+    overlaysDir,
     blobs,
     patients: new PatientsRepo(ctx),
     visits: new VisitsRepo(ctx),

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGES_DIR_NAME } from '../../electron/store/data-dir.ts';
+import { IMAGES_DIR_NAME, OVERLAYS_DIR_NAME } from '../../electron/store/data-dir.ts';
 
 const DRIVER = fileURLToPath(new URL('../helpers/batch-crash-driver.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -135,12 +135,20 @@ function verify(): Snapshot {
       .all() as { id: number; done: number; failed: number; total: number; d: number; f: number; t: number }[];
     for (const j of jobs) expect([j.done, j.failed]).toEqual([j.d, j.f]);
     expect(jobs.length).toBeLessThanOrEqual(1); // every re-run continued the same job
-    // Every recorded image's bytes are in the content-addressed folder, complete.
+    // Every recorded image's and overlay's bytes are in their content-addressed folders, complete.
     const images = conn.prepare('SELECT sha256, byte_size AS size FROM images').all() as { sha256: string; size: number }[];
     for (const i of images) {
       const file = join(dir, IMAGES_DIR_NAME, i.sha256.slice(0, 2), i.sha256.slice(2));
       expect(existsSync(file), file).toBe(true);
       expect(statSync(file).size).toBe(i.size);
+    }
+    const overlays = conn.prepare('SELECT file_key AS k, byte_offset AS o, byte_size AS n FROM overlays').all() as { k: string; o: number; n: number }[];
+    for (const o of overlays) {
+      const file = join(dir, OVERLAYS_DIR_NAME, o.k.slice(0, 2), o.k.slice(2));
+      expect(existsSync(file), file).toBe(true);
+      expect(statSync(file).size).toBeGreaterThanOrEqual(o.o + o.n);
+      const png = readFileSync(file).subarray(o.o, o.o + 8);
+      expect(png.toString('latin1', 1, 4)).toBe('PNG');
     }
     const count = (status: string) => (conn.prepare('SELECT count(*) AS n FROM batch_items WHERE status = ?').get(status) as { n: number }).n;
     return {

@@ -155,6 +155,9 @@ describe('predictions, overlays and listing', () => {
       ['fused', 'map', 8, 8],
     ]);
     expect(store.overlays.png(overlays[0]!.id)?.equals(overlay)).toBe(true);
+    expect(store.overlays.png(overlays[1]!.id)?.equals(map)).toBe(true);
+    expect(store.overlays.find(p.id, 'fused', 'map')?.png.equals(map)).toBe(true);
+    expect(store.overlays.png(9999)).toBeNull();
     expect(store.predictions.findBySha256(image.sha256, 'test-1')?.id).toBe(p.id);
 
     // Same image and model again: refused, so nothing is ever classified twice.

@@ -83,6 +83,10 @@ CREATE UNIQUE INDEX predictions_image_model ON predictions (image_id, model_vers
 CREATE INDEX predictions_created ON predictions (created_at, id);
 CREATE INDEX predictions_risk ON predictions (p_malignant, id);
 
+-- The PNG bytes live in files under overlays/, one pack file per prediction holding all its
+-- PNGs back to back (file_key names the file, byte_offset/byte_size the PNG inside it): a colour
+-- overlay of a camera image is ~1 MB, writing such blobs through the WAL costs ~10x a file write,
+-- and on this class of disk each file created costs ~1 ms, so six files per image would too.
 CREATE TABLE overlays (
   id            INTEGER PRIMARY KEY,
   prediction_id INTEGER NOT NULL REFERENCES predictions (id),
@@ -90,7 +94,9 @@ CREATE TABLE overlays (
   format        TEXT NOT NULL CHECK (format IN ('overlay', 'map')),
   width         INTEGER NOT NULL CHECK (width > 0),
   height        INTEGER NOT NULL CHECK (height > 0),
-  png           BLOB NOT NULL
+  file_key      TEXT NOT NULL CHECK (length(file_key) = 64),
+  byte_offset   INTEGER NOT NULL CHECK (byte_offset >= 0),
+  byte_size     INTEGER NOT NULL CHECK (byte_size > 0)
 );
 CREATE UNIQUE INDEX overlays_prediction ON overlays (prediction_id, kind, format);
 

@@ -9,7 +9,7 @@ import type { RepoContext } from '../context.ts';
 import { isUniqueViolation } from '../context.ts';
 import { StoreError, notFound } from '../errors.ts';
 import { columns, splitRow } from './columns.ts';
-import { overlaysFromCams, type OverlayInput, type OverlaysRepo } from './overlays.ts';
+import { overlaysFromCams, type OverlayInput, type OverlaysRepo, type StoredOverlay } from './overlays.ts';
 import { nowIso } from '../time.ts';
 
 export interface PredictionInput {
@@ -23,7 +23,8 @@ export interface PredictionInput {
   readonly uncertainty: number;
   readonly backend: string;
   readonly timingMs: number;
-  readonly overlays?: readonly OverlayInput[];
+  /** PNGs to write, or overlays already written with OverlaysRepo.writePack. */
+  readonly overlays?: readonly (OverlayInput | StoredOverlay)[];
 }
 
 /** Maps the classifier's result onto what the store keeps. */
@@ -147,9 +148,10 @@ export class PredictionsRepo {
   copyTo(source: Prediction, imageId: number, auditDetail: Record<string, unknown> = {}): Prediction {
     const { db } = this.ctx;
     return db.transaction(() => {
-      const pngs = db.prepare('SELECT kind, format, png FROM overlays WHERE prediction_id = ? ORDER BY id').all(source.id) as OverlayInput[];
       const { id: _id, createdAt: _at, imageId: _img, ...facts } = source;
-      return this.create({ ...facts, imageId, overlays: pngs }, { copiedFrom: source.id, ...auditDetail });
+      const copy = this.create({ ...facts, imageId, overlays: [] }, { copiedFrom: source.id, ...auditDetail });
+      this.overlays.cloneAll(source.id, copy.id);
+      return copy;
     })();
   }
 
@@ -184,21 +186,40 @@ export class PredictionsRepo {
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const { db } = this.ctx;
-    const total = (db.prepare(`SELECT count(*) AS n FROM predictions p JOIN images i ON i.id = p.image_id ${clause}`).get(...params) as { n: number }).n;
-    const rows = db
-      .prepare(
-        `SELECT ${columns('prediction', 'p')}, ${columns('image', 'i')}, ${columns('patient', 'pt')}, ${columns('visit', 'v')}, ${columns('review', 'r')}
-         FROM predictions p
-         JOIN images i ON i.id = p.image_id
-         LEFT JOIN patients pt ON pt.id = i.patient_id
-         LEFT JOIN visits v ON v.id = i.visit_id
-         LEFT JOIN reviews r ON r.id = (SELECT max(id) FROM reviews WHERE image_id = i.id)
-         ${clause}
-         ORDER BY ${ORDER[q.sort]}
-         LIMIT ? OFFSET ?`,
-      )
-      .all(...params, q.pageSize, (q.page - 1) * q.pageSize);
-    const items = rows.map((row) => splitRow(row as Record<string, unknown>) as unknown as PredictionRow);
+    // Every prediction has an image (NOT NULL foreign key), so the count joins images only to
+    // filter on them: counting 100k rows through the join would cost more than the page itself.
+    const joinImages = q.patientId !== undefined || q.visitId !== undefined || q.lesionId !== undefined;
+    const total = (
+      db.prepare(`SELECT count(*) AS n FROM predictions p ${joinImages ? 'JOIN images i ON i.id = p.image_id' : ''} ${clause}`).get(...params) as { n: number }
+    ).n;
+    // Two steps: find the page's ids on the indexes alone (an OFFSET then skips index entries, not
+    // joined rows), then join only those 50 rows.
+    const ids = (
+      db
+        .prepare(
+          `SELECT p.id AS id FROM predictions p ${joinImages ? 'JOIN images i ON i.id = p.image_id' : ''} ${clause}
+           ORDER BY ${ORDER[q.sort]} LIMIT ? OFFSET ?`,
+        )
+        .all(...params, q.pageSize, (q.page - 1) * q.pageSize) as { id: number }[]
+    ).map((r) => r.id);
+    const rows = ids.length
+      ? db
+          .prepare(
+            `SELECT ${columns('prediction', 'p')}, ${columns('image', 'i')}, ${columns('patient', 'pt')}, ${columns('visit', 'v')}, ${columns('review', 'r')}
+             FROM predictions p
+             JOIN images i ON i.id = p.image_id
+             LEFT JOIN patients pt ON pt.id = i.patient_id
+             LEFT JOIN visits v ON v.id = i.visit_id
+             LEFT JOIN reviews r ON r.id = (SELECT max(id) FROM reviews WHERE image_id = i.id)
+             WHERE p.id IN (SELECT value FROM json_each(?))`,
+          )
+          .all(JSON.stringify(ids))
+      : [];
+    const byId = new Map(rows.map((row) => {
+      const split = splitRow(row as Record<string, unknown>) as unknown as PredictionRow;
+      return [split.prediction.id, split] as const;
+    }));
+    const items = ids.map((id) => byId.get(id)).filter((r): r is PredictionRow => r !== undefined);
     return { items, total, page: q.page, pageSize: q.pageSize };
   }
 }
