@@ -60,6 +60,19 @@ describe('migrations', () => {
     expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'b'`).get()).toEqual({ n: 0 });
   });
 
+  it('upgrades a file written at schema 1 to the latest, keeping its rows', () => {
+    const file = join(dir, 'old.sqlite');
+    const old = new Database(file);
+    migrate(old, migrations.slice(0, 1));
+    old.prepare(`INSERT INTO patients (identifier, name, sex, created_at, updated_at) VALUES ('MRN', 'Kept', 'female', 'x', 'x')`).run();
+    old.close();
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(migrations.length);
+    expect(db.prepare('SELECT name FROM patients').all()).toEqual([{ name: 'Kept' }]);
+    expect(db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'predictions_tier_risk'`).get()).toEqual({ n: 1 });
+    db.close();
+  });
+
   it('refuses a database written by a newer version instead of guessing', () => {
     const db = new Database(':memory:');
     db.pragma(`user_version = ${migrations.length + 1}`);

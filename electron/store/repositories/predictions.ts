@@ -39,7 +39,7 @@ export function predictionInput(imageId: number, c: Classification, cams?: reado
     label: c.label,
     tier: c.tier,
     uncertainty: c.uncertainty,
-    backend: `onnxruntime:${c.backend.backbones} + tfjs:${c.backend.head}`,
+    backend: `onnxruntime:${c.backend.backbones} + head:${c.backend.head}`,
     timingMs: c.timingsMs.total_ms ?? c.timingsMs.total ?? timings.reduce((a, b) => a + b, 0),
     overlays: overlaysFromCams(cams),
   };
