@@ -1,0 +1,179 @@
+/**
+ * Leave-one-source-out (LOSO) generalisation experiments (issue 8).
+ *
+ *   npx tsx scripts/loso.ts extract-mobilenet --cc shades_of_gray [--views identity,hflip]
+ *       MobileNetV2-only features into cacheDir('features-generalisation') (resumable).
+ *   npx tsx scripts/loso.ts cost [--n 100]
+ *       preprocessing cost per image with and without colour constancy (ms, measured).
+ *   npx tsx scripts/loso.ts levers [--group all|taps|branches|heads|ensemble|metadata|cc|tta] [--out FILE]
+ *       LOSO table of configurations; rows appended as JSON to cacheDir('experiments', 'loso.jsonl').
+ */
+import cliProgress from 'cli-progress';
+import { Command } from 'commander';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir } from '../electron/common/paths.ts';
+import { buildProtocol, SOURCES, type ProtocolItem } from '../electron/model/data-protocol.ts';
+import { blockName, readBlocks, type FeatureBlock } from '../electron/model/generalisation/features.ts';
+import { buildLosoFolds, pairedDifference, scoredSet, setMetrics, type ScoredSet, type SetMetrics } from '../electron/model/generalisation/loso.ts';
+import { configBlocks, configViews, runLosoConfig, type LosoConfig, type MemberConfig } from '../electron/model/generalisation/loso-run.ts';
+import type { MatrixHeadSettings } from '../electron/model/generalisation/matrix-head.ts';
+import { loadSharedMetadata } from '../electron/model/generalisation/metadata.ts';
+import type { Pooling } from '../electron/model/head.ts';
+import { specificityAtSensitivity } from '../electron/model/metrics.ts';
+import { DEFAULT_TRAIN_SETTINGS } from '../electron/model/train-head.ts';
+import { extractMobilenetFeatures } from '../electron/model/generalisation/mobilenet-extract.ts';
+import type { ColorConstancy } from '../electron/model/preprocess.ts';
+import type { View } from '../electron/model/views.ts';
+
+const program = new Command();
+
+program
+  .command('extract-mobilenet')
+  .option('--cc <mode>', 'colour constancy: none | shades_of_gray', 'shades_of_gray')
+  .option('--views <list>', 'views', 'identity')
+  .option('--batch <n>', 'batch size', '16')
+  .option('--threads <n>', 'onnxruntime intra-op threads')
+  .action(async (o: { cc: ColorConstancy; views: string; batch: string; threads?: string }) => {
+    const protocol = await buildProtocol();
+    // LOSO test sets first, so a partial run already scores every held-out source.
+    const rank = (i: ProtocolItem): number => (i.evalSet === 'test:ham10000' || i.evalSet === 'test:isic2017' || i.source === 'isic9' ? 0 : 1);
+    const items = [...protocol.items].sort((a, b) => rank(a) - rank(b) || a.sha256.localeCompare(b.sha256));
+    const bar = new cliProgress.SingleBar({ format: 'mobilenet |{bar}| {value}/{total} eta {eta_formatted} failed {failed}', noTTYOutput: true, notTTYSchedule: 15_000 }, cliProgress.Presets.shades_classic);
+    let stop = false;
+    for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => (stop = true));
+    let started = false;
+    const t0 = performance.now();
+    console.log(`${new Date().toISOString()} extract-mobilenet cc=${o.cc} views=${o.views} items=${items.length}`);
+    const r = await extractMobilenetFeatures(items, {
+      colorConstancy: o.cc,
+      views: o.views.split(',') as View[],
+      batchSize: Number(o.batch),
+      ...(o.threads ? { intraOpThreads: Number(o.threads) } : {}),
+      onBatch: (done, total, failed) => {
+        if (!started) bar.start(total, 0, { failed: 0 });
+        started = true;
+        bar.update(done, { failed });
+      },
+      shouldStop: () => stop,
+    });
+    bar.stop();
+    const s = (performance.now() - t0) / 1000;
+    console.log(
+      `${new Date().toISOString()} done: computed ${r.computed}, failed ${r.failed}, cached ${r.skipped}, ${s.toFixed(0)} s; preprocess ${r.preprocessMsPerImage.toFixed(1)} ms/img, mobilenet ${r.inferenceMsPerImage.toFixed(1)} ms/img`,
+    );
+  });
+
+const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
+const MOB = (pooling: Pooling = 'avg', colorConstancy: ColorConstancy = 'none'): FeatureBlock => ({ kind: 'mobilenet', pooling, colorConstancy });
+const LR: MatrixHeadSettings = { hidden: [], dropout: 0, train: DEFAULT_TRAIN_SETTINGS };
+const lr = (l2: number): MatrixHeadSettings => ({ ...LR, train: { ...DEFAULT_TRAIN_SETTINGS, l2 } });
+const mlp = (units: number, dropout: number, l2 = 1e-4, seed = DEFAULT_TRAIN_SETTINGS.seed): MatrixHeadSettings => ({ hidden: [units], dropout, train: { ...DEFAULT_TRAIN_SETTINGS, l2, seed } });
+const one = (name: string, blocks: FeatureBlock[], head: MatrixHeadSettings = LR, extra: Partial<MemberConfig> = {}): LosoConfig => ({ name, members: [{ blocks, head, ...extra }] });
+
+/** Every configuration, by group; names are stable (they key the stored logits). */
+function configs(): Record<string, LosoConfig[]> {
+  const fusion6 = [INC('mixed6'), MOB()];
+  return {
+    taps: [
+      one('fusion mixed5 avg, LR', [INC('mixed5'), MOB()]),
+      one('fusion mixed6 avg, LR', fusion6),
+      one('fusion mixed7 avg, LR', [INC('mixed7'), MOB()]),
+      one('fusion mixed5+6+7 avg, LR', [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()]),
+    ],
+    branches: [one('MobileNetV2 avg, LR', [MOB()]), one('InceptionV3 mixed6 avg, LR', [INC('mixed6')]), one('InceptionV3 mixed5 avg, LR', [INC('mixed5')])],
+    pooling: [one('fusion mixed6 avg+max, LR', [INC('mixed6', 'avg+max'), MOB('avg+max')]), one('MobileNetV2 avg+max, LR', [MOB('avg+max')])],
+    heads: [
+      one('fusion mixed6, LR l2=1e-3', fusion6, lr(1e-3)),
+      one('fusion mixed6, LR l2=1e-2', fusion6, lr(1e-2)),
+      one('fusion mixed6, MLP64 d0.5', fusion6, mlp(64, 0.5)),
+      one('fusion mixed6, MLP256 d0.5 l2=1e-3', fusion6, mlp(256, 0.5, 1e-3)),
+    ],
+    ensemble: [
+      { name: 'ensemble: 5 x MLP256 d0.5 l2=1e-3 (seeds), fusion mixed6', members: [0, 1, 2, 3, 4].map((k) => ({ blocks: fusion6, head: mlp(256, 0.5, 1e-3, DEFAULT_TRAIN_SETTINGS.seed + 101 * k) })) },
+      { name: 'ensemble: LR fusion mixed5 + mixed6 + mixed7', members: (['mixed5', 'mixed6', 'mixed7'] as const).map((l) => ({ blocks: [INC(l), MOB()], head: LR })) },
+    ],
+    metadata: [
+      one('fusion mixed6 LR + metadata (dropout), given', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'given' } }),
+      one('fusion mixed6 LR + metadata (dropout), hidden at test', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'hidden' } }),
+      one('fusion mixed6 LR + metadata (no dropout), given', fusion6, LR, { metadata: { allRate: 0, fieldRate: 0, atTest: 'given' } }),
+    ],
+    cc: [one('MobileNetV2 avg, LR, Shades of Gray', [MOB('avg', 'shades_of_gray')]), one('fusion mixed6 (MobileNetV2 Shades of Gray), LR', [INC('mixed6'), MOB('avg', 'shades_of_gray')])],
+    tta: [one('MobileNetV2 avg, LR, TTA identity+hflip', [MOB()], LR, { tta: ['identity', 'hflip'] })],
+  };
+}
+
+const logitsDir = (): string => cacheDir('experiments', 'loso-logits');
+const slug = (name: string): string => name.replace(/[^a-z0-9]+/gi, '_').replace(/^_|_$/g, '').toLowerCase();
+
+function fmtCi(m: SetMetrics): string {
+  const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+  return `${f(m.auc)} [${f(m.aucCi[0])}, ${f(m.aucCi[1])}] / ${f(m.spec90)} [${f(m.spec90Ci[0])}, ${f(m.spec90Ci[1])}]`;
+}
+
+/** Items with every block of every configuration in `runs` (identity view), so all rows score the same images. */
+function completeItems(items: readonly ProtocolItem[], blocks: readonly FeatureBlock[]): ProtocolItem[] {
+  const m = readBlocks(blocks, items.map((i) => i.sha256), 'identity');
+  return items.filter((_, k) => !m.missing.has(k));
+}
+
+program
+  .command('levers')
+  .option('--group <list>', `groups: ${Object.keys(configs()).join(',')} or all`, 'all')
+  .option('--only <names>', 'only configurations whose name contains one of these (|-separated)')
+  .option('--common <groups>', 'restrict every fold to images having the features of these groups too (same images across tables)', '')
+  .action(async (o: { group: string; only?: string; common: string }) => {
+    const all = configs();
+    const groups = o.group === 'all' ? Object.keys(all) : o.group.split(',');
+    let runs = groups.flatMap((g) => all[g] ?? []);
+    if (o.only) runs = runs.filter((c) => o.only!.split('|').some((n) => c.name.includes(n)));
+    const commonGroups = o.common ? o.common.split(',') : [];
+    const blocks = [...new Map([...runs, ...commonGroups.flatMap((g) => all[g] ?? [])].flatMap(configBlocks).map((b) => [blockName(b), b])).values()];
+    const folds = await buildLosoFolds();
+    const metadata = loadSharedMetadata();
+    mkdirSync(logitsDir(), { recursive: true });
+    console.log(`| configuration | ${folds.map((f) => `${f.holdOut} AUC [CI] / spec@90 [CI]`).join(' | ')} | s |`);
+    console.log(`|---|${folds.map(() => '---|').join('')}---|`);
+    const counts = folds.map((f) => ({ f, train: completeItems(f.train, blocks), test: completeItems(f.test, blocks) }));
+    for (const c of counts) console.error(`fold ${c.f.holdOut}: train ${c.train.length}/${c.f.train.length}, test ${c.test.length}/${c.f.test.length} with all features`);
+    for (const config of runs) {
+      const t0 = performance.now();
+      const cells: string[] = [];
+      const record: Record<string, unknown> = { at: new Date().toISOString(), name: config.name, config, blocks: blocks.map(blockName) };
+      for (const { f, train, test } of counts) {
+        const views = configViews(config).filter((v) => v !== 'identity');
+        let scoredTest = test;
+        if (views.length) scoredTest = views.reduce((items, v) => items.filter((_, k) => !readBlocks(configBlocks(config), items.map((i) => i.sha256), v).missing.has(k)), test);
+        const logits = await runLosoConfig(config, { train, test: scoredTest }, { metadata });
+        const set = scoredSet(scoredTest, logits);
+        const m = setMetrics(set);
+        cells.push(`${fmtCi(m)} (n=${m.n}, mel=${m.melanoma})`);
+        record[f.holdOut] = m;
+        writeFileSync(join(logitsDir(), `${slug(config.name)}--${f.holdOut}.json`), JSON.stringify(set));
+      }
+      const s = (performance.now() - t0) / 1000;
+      console.log(`| ${config.name} | ${cells.join(' | ')} | ${s.toFixed(0)} |`);
+      appendFileSync(cacheDir('experiments', 'loso.jsonl'), JSON.stringify({ ...record, seconds: s }) + '\n');
+    }
+  });
+
+program
+  .command('compare')
+  .description('paired bootstrap differences (a - b) of AUC and spec@90 from stored LOSO logits')
+  .requiredOption('--a <name>')
+  .requiredOption('--b <name>')
+  .action((o: { a: string; b: string }) => {
+    const f = (v: number): string => (v >= 0 ? '+' : '') + v.toFixed(3);
+    const cells: string[] = [];
+    for (const holdOut of SOURCES) {
+      const read = (n: string): ScoredSet => JSON.parse(readFileSync(join(logitsDir(), `${slug(n)}--${holdOut}.json`), 'utf8')) as ScoredSet;
+      const a = read(o.a);
+      const b = read(o.b);
+      const dAuc = pairedDifference(a, b);
+      const dSpec = pairedDifference(a, b, (s, l) => specificityAtSensitivity(s, l, 0.9));
+      cells.push(`${f(dAuc.diff)} [${f(dAuc.ci[0])}, ${f(dAuc.ci[1])}] / ${f(dSpec.diff)} [${f(dSpec.ci[0])}, ${f(dSpec.ci[1])}]`);
+    }
+    console.log(`| ${o.a} minus ${o.b} | ${cells.join(' | ')} |`);
+  });
+
+await program.parseAsync();
