@@ -80,6 +80,23 @@ export function ensureHeadBackend(): Promise<string> {
 /** Which tfjs backend runs the head ('cpu', 'tensorflow' with tfjs-node, 'wasm'). */
 export const headBackend = (): string => tf.getBackend();
 
+/**
+ * x @ w with a hand-written gradient that transposes explicitly: tfjs-wasm runs matMul with
+ * transposeA/transposeB (what the built-in gradient uses) ~50x slower than a plain matMul of a
+ * transposed copy, which made training impractically slow.
+ */
+const matMulFastGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([x, w]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
 interface DenseLayer {
   kernel: tf.Variable;
   bias: tf.Variable;
@@ -187,12 +204,12 @@ export class FusionHead {
     return tf.tidy(() => {
       let x: tf.Tensor2D = tf.div(tf.sub(pooled, this.mean), this.std);
       this.layers.forEach((layer, i) => {
-        x = tf.relu(tf.add(tf.matMul(x, layer.kernel), layer.bias)) as tf.Tensor2D;
+        x = tf.relu(tf.add(matMulFastGrad(x, layer.kernel as tf.Tensor2D), layer.bias)) as tf.Tensor2D;
         if (dropoutSeed !== undefined && this.config.dropout > 0) {
           x = tf.dropout(x, this.config.dropout, undefined, dropoutSeed * 131 + i) as tf.Tensor2D;
         }
       });
-      return tf.add(tf.matMul(x, this.output.kernel), this.output.bias) as tf.Tensor2D;
+      return tf.add(matMulFastGrad(x, this.output.kernel as tf.Tensor2D), this.output.bias) as tf.Tensor2D;
     });
   }
 
