@@ -88,9 +88,25 @@ function tierCounts(store: Store, jobId: number): BatchCliSummary['tiers'] {
   return counts;
 }
 
+function openFor(options: BatchCliOptions): Store {
+  return options.db ? openStore({ file: options.db, actor: options.actor }) : openStore({ dataDir: options.dataDir ?? null, actor: options.actor });
+}
+
+/** Fails fast on a wrong --patient / --visit, before the model takes seconds to load. */
+export function checkDestination(options: BatchCliOptions): void {
+  const store = openFor(options);
+  try {
+    const patientId = options.patient !== undefined ? findPatient(store, options.patient) : null;
+    const visitId = options.visit !== undefined ? parseVisit(options.visit) : null;
+    store.images.resolvePlacement({ patientId, visitId });
+  } finally {
+    store.close();
+  }
+}
+
 /** The command's work, apart from argument parsing, so tests can inject a classifier and streams. */
 export async function runBatchCli(folder: string, options: BatchCliOptions, classifier: Classifier, io: BatchCliIo): Promise<BatchCliSummary> {
-  const store = options.db ? openStore({ file: options.db, actor: options.actor }) : openStore({ dataDir: options.dataDir ?? null, actor: options.actor });
+  const store = openFor(options);
   try {
     const patientId = options.patient !== undefined ? findPatient(store, options.patient) : null;
     const visitId = options.visit !== undefined ? parseVisit(options.visit) : null;
@@ -198,6 +214,17 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
       if (provider && !(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
         throw new Error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
       }
+      const cliOptions: BatchCliOptions = {
+        db: opts.db as string | undefined,
+        dataDir: opts.dataDir as string | undefined,
+        patient: opts.patient as string | undefined,
+        visit: opts.visit as string | undefined,
+        json: Boolean(opts.json),
+        cam: opts.cam !== false,
+        progress: opts.progress === false ? false : undefined,
+        actor: opts.actor as string | undefined,
+      };
+      checkDestination(cliOptions);
       let classifier: Classifier;
       try {
         classifier = await (deps.createClassifier ?? createClassifier)({
@@ -218,21 +245,7 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
       };
       process.on('SIGINT', onSigint);
       try {
-        const summary = await runBatchCli(
-          folder,
-          {
-            db: opts.db as string | undefined,
-            dataDir: opts.dataDir as string | undefined,
-            patient: opts.patient as string | undefined,
-            visit: opts.visit as string | undefined,
-            json: Boolean(opts.json),
-            cam: opts.cam !== false,
-            progress: opts.progress === false ? false : undefined,
-            actor: opts.actor as string | undefined,
-          },
-          classifier,
-          { stdout: process.stdout, stderr: process.stderr, signal: controller.signal },
-        );
+        const summary = await runBatchCli(folder, cliOptions, classifier, { stdout: process.stdout, stderr: process.stderr, signal: controller.signal });
         if (opts.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
         else process.stdout.write(formatSummary(summary));
         process.exitCode = exitCodeOf(summary);

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { projectRoot } from '../common/paths.ts';
 import { join } from 'node:path';
+import { registerBatch } from './batch.ts';
 import { registerClassify } from './classify.ts';
 import { registerReport } from './report.ts';
 
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerClassify(program);
   registerReport(program);
+  registerBatch(program);
   return program;
 }
 

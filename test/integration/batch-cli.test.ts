@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { exitCodeOf, formatSummary, registerBatch, runBatchCli, type BatchCliSummary } from '../../electron/cli/batch.ts';
+import { checkDestination, exitCodeOf, formatSummary, registerBatch, runBatchCli, type BatchCliSummary } from '../../electron/cli/batch.ts';
 import { openStore } from '../../electron/store/index.ts';
 import { PixelStatsClassifier } from '../helpers/pixel-stats-classifier.ts';
 
@@ -74,6 +74,9 @@ describe('dermafuse batch', () => {
     const db = join(dir, 'db.sqlite');
     await expect(runBatchCli(root, { db, patient: 'nobody' }, new PixelStatsClassifier(), io().io)).rejects.toThrow(/no patient with identifier or id "nobody"/);
     await expect(runBatchCli(root, { db, visit: '3; DROP TABLE visits' }, new PixelStatsClassifier(), io().io)).rejects.toThrow(/--visit must be a visit id/);
+    // The same checks run before the model is loaded.
+    expect(() => checkDestination({ db, visit: '12' })).toThrow(/visit 12 does not exist/);
+    expect(() => checkDestination({ db })).not.toThrow();
   });
 
   it('exits non-zero only when nothing could be classified or the run was interrupted', () => {
