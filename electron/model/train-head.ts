@@ -16,7 +16,7 @@ export interface TrainSettings {
   readonly seed: number;
 }
 
-export const DEFAULT_TRAIN_SETTINGS: TrainSettings = { epochs: 30, batchSize: 128, learningRate: 1e-3, l2: 1e-4, seed: 20260601 };
+export const DEFAULT_TRAIN_SETTINGS: TrainSettings = { epochs: 20, batchSize: 256, learningRate: 1e-3, l2: 1e-4, seed: 20260601 };
 
 /** Per-feature mean and standard deviation over rows; constant features get std 1 (left unscaled). */
 export function fitNormalisation(x: Float32Array, rows: number, width: number): { mean: Float32Array; std: Float32Array } {
