@@ -236,7 +236,7 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 6);
   });
 
-  it('imports by drag and drop onto the visit', async () => {
+  it('imports by drag and drop onto the visit, and says which dropped file failed and why', async () => {
     const bytes = (await readFile(benign[3]!)).toString('base64');
     const name = benign[3]!.split('/').pop()!;
     const transfer = await page.evaluateHandle(
@@ -246,6 +246,8 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
         for (let i = 0; i < raw.length; i++) data[i] = raw.charCodeAt(i);
         const dt = new DataTransfer();
         dt.items.add(new File([data], fileName, { type: 'image/jpeg' }));
+        // A truncated JPEG: the first 300 bytes of the same picture.
+        dt.items.add(new File([data.slice(0, 300)], 'truncated-copy.jpg', { type: 'image/jpeg' }));
         return dt;
       },
       { b64: bytes, fileName: name },
@@ -253,6 +255,9 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('dropzone').dispatchEvent('dragover', { dataTransfer: transfer });
     await page.getByTestId('dropzone').dispatchEvent('drop', { dataTransfer: transfer });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 7, undefined, { timeout: 120_000 });
+    const failures = page.getByTestId('import-failures');
+    await failures.waitFor();
+    await expect(failures.textContent()).resolves.toMatch(/truncated-copy\.jpg: .*truncated-copy\.jpg/);
     const tiers = await page.getByTestId('risk-badge').evaluateAll((els) => els.map((e) => e.getAttribute('data-tier')));
     expect(tiers.every((t) => t === 'low' || t === 'review' || t === 'high')).toBe(true);
     await shot('05-visit');
@@ -383,8 +388,10 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     const summary = page.getByTestId('batch-summary');
     await summary.waitFor({ timeout: 60_000 });
     const cancelled = (await summary.textContent()) ?? '';
-    expect(cancelled).toMatch(/Batch cancelled: \d+ classified, 0 failed of 16/);
-    expect(Number(/(\d+) classified/.exec(cancelled)![1])).toBeLessThan(16);
+    // Cancelled while scanning or part-way through: either way not finished, and resumable.
+    expect(cancelled).toMatch(/Batch cancelled( before the folder was scanned|: \d+ classified, 0 failed of 16)/);
+    expect(Number(/(\d+) classified/.exec(cancelled)?.[1] ?? 0)).toBeLessThan(16);
+    await expect(page.getByTestId('batch-start').textContent()).resolves.toBe('Resume batch');
     await page.getByTestId('batch-start').click();
     await page.waitForFunction(() => /Batch done: 16 classified, 0 failed of 16/.test(document.querySelector('[data-testid="batch-summary"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 16);
