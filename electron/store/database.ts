@@ -16,7 +16,8 @@ export interface OpenDatabaseOptions {
  * well under a millisecond.
  */
 export function openDatabase(file: string, options: OpenDatabaseOptions = {}): Database.Database {
-  if (file !== ':memory:' && !options.readonly) mkdirSync(dirname(file), { recursive: true });
+  // Clinical data: the folder is the user's alone (mode applies only to folders created here).
+  if (file !== ':memory:' && !options.readonly) mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);

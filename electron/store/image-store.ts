@@ -25,7 +25,7 @@ export interface StoredBlob {
  */
 export class ContentStore {
   constructor(readonly root: string) {
-    mkdirSync(root, { recursive: true });
+    mkdirSync(root, { recursive: true, mode: 0o700 });
   }
 
   /** Absolute path of the stored file for a hash; throws on anything that is not a sha256 (no path tricks). */

@@ -126,6 +126,11 @@ export function openStore(options: OpenStoreOptions = {}): Store {
       if (!next.trim()) throw new Error('actor must not be empty');
       actor = next;
     },
-    close: () => db.close(),
+    close: () => {
+      if (!db.open) return;
+      // Lets SQLite refresh its planner statistics where they went stale; cheap when nothing did.
+      db.pragma('optimize');
+      db.close();
+    },
   };
 }

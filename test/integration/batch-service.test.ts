@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BatchProgress, PredictionRow } from '../../electron/common/domain.ts';
+import { AuditEntry, BatchItem, BatchJob, BatchProgress, Overlay, PredictionRow } from '../../electron/common/domain.ts';
 import { BatchService, runBatch } from '../../electron/batch/index.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
 import { makeHostileCorpus } from '../helpers/hostile-corpus.ts';
@@ -90,6 +90,12 @@ describe('batch over a hostile corpus', () => {
     const rows = store.listPredictions({ jobId: result.job.id, pageSize: 100 });
     expect(rows.total).toBe(distinct.size); // twins share one image record and one prediction
     rows.items.forEach((r) => PredictionRow.parse(r));
+    // Every record the store hands out has the shape the IPC contract validates.
+    BatchJob.parse(result.job);
+    items.forEach((i) => BatchItem.parse(i));
+    store.overlays.listForPrediction(rows.items[0]!.prediction.id).forEach((o) => Overlay.parse(o));
+    store.audit.list({ pageSize: 500 }).items.forEach((a) => AuditEntry.parse(a));
+    expect(store.audit.list({ entity: 'batch_items' }).total).toBe(result.job.failed);
     expect(store.db.pragma('integrity_check', { simple: true })).toBe('ok');
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageRecord, LesionTimelineEntry, Patient, PredictionPage, Settings } from '../../electron/common/domain.ts';
+import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit } from '../../electron/common/domain.ts';
 import { openStore, StoreError, type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
 
@@ -201,6 +201,7 @@ describe('predictions, overlays and listing', () => {
     expect(row.patient?.name).toBe('Alice');
     expect(row.visit?.id).toBe(va.id);
     expect(row.review).toEqual(latest);
+    Review.parse(latest);
     expect(all.items.filter((r) => r.review === null)).toHaveLength(4);
 
     const bob = store.listPredictions({ patientId: b.id, sort: 'risk_asc' });
@@ -223,6 +224,11 @@ describe('predictions, overlays and listing', () => {
     store.predictions.create(prediction(imgEarlier.id, 0.2, { modelVersion: 'old' }));
     const newest = store.predictions.create({ ...prediction(imgEarlier.id, 0.4, { modelVersion: 'new' }), overlays: [{ kind: 'fused', format: 'map', png: await tinyPng() }] });
 
+    Lesion.parse(lesion);
+    Visit.parse(later);
+    expect(store.lesions.update(lesion.id, { label: '7 mm' }).label).toBe('7 mm');
+    expect(store.lesions.listForPatient(patient.id)).toHaveLength(1);
+    expect(store.visits.listForPatient(patient.id).map((v) => v.date)).toEqual(['2026-06-01', '2025-12-01']);
     const timeline = store.lesionTimeline(lesion.id).map((e) => LesionTimelineEntry.parse(e));
     expect(timeline.map((e) => e.image.id)).toEqual([imgEarlier.id, imgLater.id]);
     expect(timeline[0]!.visit?.date).toBe('2025-12-01');

@@ -85,7 +85,13 @@ export class BatchesRepo {
       );
       const now = nowIso();
       let added = 0;
-      for (const p of paths) added += insert.run(jobId, p.path, p.error === undefined ? 'pending' : 'error', p.error ?? null, now).changes;
+      for (const p of paths) {
+        const res = insert.run(jobId, p.path, p.error === undefined ? 'pending' : 'error', p.error ?? null, now);
+        added += res.changes;
+        if (res.changes && p.error !== undefined) {
+          this.ctx.audit.record({ actor: this.ctx.actor(), action: 'batch.item_error', entity: 'batch_items', entityId: Number(res.lastInsertRowid), detail: { error: p.error } });
+        }
+      }
       this.recount(jobId);
       return added;
     })();
