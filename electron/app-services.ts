@@ -223,7 +223,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
           const blob = await store.blobs.putBytes(bytes);
           const image = store.transaction(() => {
             const { image } = store.images.record(
-              { sha256: blob.sha256, originalName: file.name, originalPath: file.name, capturedAt: facts.capturedAt, width: facts.width, height: facts.height, byteSize: blob.byteSize },
+              { sha256: blob.sha256, originalName: file.name, originalPath: file.path ?? file.name, capturedAt: facts.capturedAt, width: facts.width, height: facts.height, byteSize: blob.byteSize },
               { visitId, lesionId },
             );
             if (!store.predictions.forImage(image.id, result.classification.modelVersion)) {

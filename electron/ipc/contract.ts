@@ -54,6 +54,8 @@ export const MAX_IMPORT_FILE_BYTES = 40 * 1024 * 1024;
 export const MAX_IMPORT_FILES = 100;
 const ImportFile = z.strictObject({
   name: z.string().min(1).max(255),
+  /** Where the file came from, when the shell can tell (recorded for provenance, never read). */
+  path: z.string().max(4096).nullable().default(null),
   dataBase64: z.base64().max(Math.ceil(MAX_IMPORT_FILE_BYTES / 3) * 4, 'file is larger than 40 MB'),
 });
 
