@@ -3,7 +3,9 @@
  * as it goes, so the parent can SIGKILL it at any moment. Usage:
  *   node --import tsx batch-crash-driver.ts <db> <folder> <calls-log>
  * Env: CRASH_ON_CALL=n  kill itself with SIGKILL inside the n-th classification (between reading
- *      an image and writing its result); DELAY_MS per image (default 15).
+ *      an image and writing its result); CRASH_IN_TX=n  kill itself inside the n-th item's database
+ *      transaction, after its image, prediction and overlay rows are written and before COMMIT;
+ *      DELAY_MS per image (default 15).
  */
 import { appendFileSync } from 'node:fs';
 import { runBatch } from '../../electron/batch/run-batch.ts';
@@ -25,6 +27,19 @@ const classifier = new PixelStatsClassifier({
   },
 });
 const store = openStore({ file: db, actor: 'crash-driver' });
+const crashInTx = Number(process.env.CRASH_IN_TX ?? 0);
+if (crashInTx) {
+  // completeItem is the last statement of an item's transaction: dying here tests the rollback.
+  const completeItem = store.batches.completeItem.bind(store.batches);
+  let completions = 0;
+  store.batches.completeItem = (itemId, result) => {
+    completeItem(itemId, result);
+    if (++completions === crashInTx) {
+      if (!store.db.inTransaction) throw new Error('expected to be inside the item transaction');
+      process.kill(process.pid, 'SIGKILL');
+    }
+  };
+}
 process.stdout.write('ready\n');
 const result = await runBatch({
   store,

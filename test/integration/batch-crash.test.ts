@@ -46,11 +46,17 @@ interface RunOutcome {
   readonly finished: boolean;
 }
 
-type KillPlan = { kind: 'none' } | { kind: 'timer'; ms: number } | { kind: 'items'; after: number; jitterMs: number } | { kind: 'self'; call: number };
+type KillPlan =
+  | { kind: 'none' }
+  | { kind: 'timer'; ms: number }
+  | { kind: 'items'; after: number; jitterMs: number }
+  | { kind: 'self'; call: number }
+  | { kind: 'transaction'; item: number };
 
 /** Starts the driver and kills it as planned: a delay after it is ready, or just after its n-th settled item. */
 function runDriver(plan: KillPlan): Promise<RunOutcome> {
-  const env: Record<string, string> = plan.kind === 'self' ? { CRASH_ON_CALL: String(plan.call) } : {};
+  const env: Record<string, string> =
+    plan.kind === 'self' ? { CRASH_ON_CALL: String(plan.call) } : plan.kind === 'transaction' ? { CRASH_IN_TX: String(plan.item) } : {};
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', DRIVER, db, folder, callsLog], {
       cwd: REPO,
@@ -87,7 +93,9 @@ function runDriver(plan: KillPlan): Promise<RunOutcome> {
               ? `SIGKILL ${plan.ms} ms after ready`
               : plan.kind === 'items'
                 ? `SIGKILL ${plan.jitterMs} ms after item #${plan.after}`
-                : 'no kill',
+                : plan.kind === 'transaction'
+                  ? `self-kill inside item #${plan.item}'s transaction, before COMMIT`
+                  : 'no kill',
         itemsSeen: (out.match(/^item /gm) ?? []).length,
         finished,
       });
@@ -195,13 +203,15 @@ describe('batch crash safety', () => {
     while (kills < KILLS && runs < KILLS * 3) {
       runs++;
       // Rotate: a random moment after start (scan, first images), mid-stream just after an item
-      // settled (inside the next one's read, hash, copy or transaction), and inside a classification.
+      // settled (inside the next one's read, hash, copy or transaction), inside a classification,
+      // and inside an item's transaction after all its rows are written.
       const plans: KillPlan[] = [
         { kind: 'timer', ms: Math.floor(random() * 900) },
         { kind: 'items', after: 1 + Math.floor(random() * 8), jitterMs: Math.floor(random() * 25) },
         { kind: 'self', call: 1 + Math.floor(random() * 6) },
+        { kind: 'transaction', item: 1 + Math.floor(random() * 6) },
       ];
-      const outcome = await runDriver(plans[runs % 3]!);
+      const outcome = await runDriver(plans[runs % plans.length]!);
       if (outcome.killed) kills++;
       const now = verify();
       // Nothing settled is ever lost or changed.
