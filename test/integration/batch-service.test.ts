@@ -86,6 +86,11 @@ describe('batch over a hostile corpus', () => {
     expect(last).toMatchObject({ done: result.job.done, failed: result.job.failed, total: result.job.total, etaSec: 0 });
     const settled = progress.map((p) => p.done + p.failed);
     expect(settled).toEqual([...settled].sort((a, b) => a - b));
+    // Mid-run the rate is positive and the ETA known once an item has settled.
+    const mid = progress.find((p) => p.done + p.failed > 0 && p.done + p.failed < p.total)!;
+    expect(mid.ratePerSec).toBeGreaterThan(0);
+    expect(mid.etaSec).not.toBeNull();
+    expect(mid.etaSec!).toBeGreaterThan(0);
 
     const rows = store.listPredictions({ jobId: result.job.id, pageSize: 100 });
     expect(rows.total).toBe(distinct.size); // twins share one image record and one prediction
