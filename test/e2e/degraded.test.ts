@@ -42,6 +42,27 @@ describe.skipIf(!hasChromium)('workstation without a usable model', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
+  it('can be used from the keyboard alone: skip link, new patient, save', async () => {
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.getByTestId('patients-screen').waitFor();
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Skip to content');
+    let reached = false;
+    for (let i = 0; i < 15 && !reached; i++) {
+      await page.keyboard.press('Tab');
+      reached = await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'new-patient');
+    }
+    expect(reached, 'Tab reaches the New patient button').toBe(true);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('patient-form').waitFor();
+    await page.keyboard.type('KB-7');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('Keyboard Only');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('patient-screen').waitFor();
+    await expect(page.getByTestId('patient-name-heading').textContent()).resolves.toBe('Keyboard Only');
+  });
+
   it('shows the model as unavailable with the reason, and an import fails with it', async () => {
     const patient = await ws.services.channels['patients.create']({ identifier: 'D-1', name: 'Degraded Case', dateOfBirth: null, sex: 'unknown' });
     const visit = await ws.services.channels['visits.create']({ patientId: patient.id, date: '2026-02-01', clinician: '', notes: '' });
