@@ -23,7 +23,7 @@ import type { Pooling } from '../electron/model/head.ts';
 import { specificityAtSensitivity } from '../electron/model/metrics.ts';
 import { DEFAULT_TRAIN_SETTINGS } from '../electron/model/train-head.ts';
 import { extractMobilenetFeatures } from '../electron/model/generalisation/mobilenet-extract.ts';
-import type { ColorConstancy } from '../electron/model/preprocess.ts';
+import { prepareImage, shadesOfGrayGains, type ColorConstancy } from '../electron/model/preprocess.ts';
 import type { View } from '../electron/model/views.ts';
 
 const program = new Command();
@@ -64,6 +64,37 @@ program
     );
   });
 
+program
+  .command('cost')
+  .description('preprocessing cost per image with and without Shades of Gray (ms, medians, interleaved)')
+  .option('--n <n>', 'images (spread over the three sources)', '90')
+  .option('--repeats <n>', 'passes over the images', '3')
+  .action(async (o: { n: string; repeats: string }) => {
+    const protocol = await buildProtocol();
+    const per = Math.ceil(Number(o.n) / SOURCES.length);
+    const files = SOURCES.flatMap((s) => protocol.items.filter((i) => i.source === s).slice(0, per).map((i) => i.file));
+    const times: Record<ColorConstancy, number[]> = { none: [], shades_of_gray: [] };
+    const gains: number[] = [];
+    for (const f of files) await prepareImage(f); // warm the file cache and sharp
+    for (let r = 0; r < Number(o.repeats); r++) {
+      for (const f of files) {
+        for (const cc of (r % 2 ? ['shades_of_gray', 'none'] : ['none', 'shades_of_gray']) as ColorConstancy[]) {
+          const t0 = performance.now();
+          const p = await prepareImage(f, { colorConstancy: cc });
+          times[cc].push(performance.now() - t0);
+          if (cc === 'none') {
+            const rgb = Uint8Array.from(p.mobilenet);
+            const t1 = performance.now();
+            shadesOfGrayGains(rgb);
+            gains.push(performance.now() - t1);
+          }
+        }
+      }
+    }
+    const med = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+    console.log(JSON.stringify({ images: files.length, repeats: Number(o.repeats), prepare_none_ms: +med(times.none).toFixed(2), prepare_sog_ms: +med(times.shades_of_gray).toFixed(2), sog_extra_ms: +(med(times.shades_of_gray) - med(times.none)).toFixed(2), sog_gains_only_ms: +med(gains).toFixed(3) }));
+  });
+
 const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
 const MOB = (pooling: Pooling = 'avg', colorConstancy: ColorConstancy = 'none'): FeatureBlock => ({ kind: 'mobilenet', pooling, colorConstancy });
 const LR: MatrixHeadSettings = { hidden: [], dropout: 0, train: DEFAULT_TRAIN_SETTINGS };
@@ -99,6 +130,10 @@ function configs(): Record<string, LosoConfig[]> {
       one('fusion mixed6 LR + metadata (no dropout), given', fusion6, LR, { metadata: { allRate: 0, fieldRate: 0, atTest: 'given' } }),
     ],
     cc: [one('MobileNetV2 avg, LR, Shades of Gray', [MOB('avg', 'shades_of_gray')]), one('fusion mixed6 (MobileNetV2 Shades of Gray), LR', [INC('mixed6'), MOB('avg', 'shades_of_gray')])],
+    domain: [
+      one('fusion mixed6 avg, LR, per-domain standardisation', fusion6, LR, { domainNorm: true }),
+      one('MobileNetV2 avg, LR, per-domain standardisation', [MOB()], LR, { domainNorm: true }),
+    ],
     tta: [one('MobileNetV2 avg, LR, TTA identity+hflip', [MOB()], LR, { tta: ['identity', 'hflip'] })],
   };
 }

@@ -85,3 +85,13 @@ describe('scoring', () => {
     expect(pairedDifference(strong, rev, undefined, 200).diff).toBeCloseTo(better.diff, 12);
   });
 });
+
+describe('per-domain standardisation', () => {
+  it('standardises only the given rows, each column to mean 0 and std 1', async () => {
+    const { standardiseRows } = await import('../../electron/model/generalisation/loso-run.ts');
+    const x = Float32Array.from([1, 10, 3, 30, 5, 50, 100, 100]);
+    standardiseRows(x, 2, [0, 1, 2]);
+    expect(Array.from(x.subarray(0, 6)).map((v) => +v.toFixed(6))).toEqual([-1, -1, 0, 0, 1, 1]);
+    expect(Array.from(x.subarray(6))).toEqual([100, 100]);
+  });
+});

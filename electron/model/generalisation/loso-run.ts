@@ -5,6 +5,7 @@
  */
 import type { ProtocolItem } from '../data-protocol.ts';
 import { trainingTarget } from '../experiment.ts';
+import { fitNormalisation } from '../train-head.ts';
 import { hstack, readBlocks, selectRows, type FeatureBlock } from './features.ts';
 import type { LosoFold } from './loso.ts';
 import { matrixLogits, trainMatrixHead, type MatrixHeadSettings } from './matrix-head.ts';
@@ -24,6 +25,11 @@ export interface MemberConfig {
   readonly metadata?: MetadataUse;
   /** Views averaged (mean logit) at test time; default identity only. */
   readonly tta?: readonly string[];
+  /**
+   * Per-domain feature standardisation: each training source with its own statistics, the test
+   * images with theirs (unlabelled, so usable by a clinic on its own first images).
+   */
+  readonly domainNorm?: boolean;
 }
 
 export interface LosoConfig {
@@ -54,6 +60,11 @@ async function runMember(member: MemberConfig, train: readonly ProtocolItem[], t
   const labels = keep.map((k) => (trainable[k]!.label === 'malignant' ? 1 : 0));
   let x = selectRows(m.x, m.width, keep);
   let width = m.width;
+  if (member.domainNorm) {
+    const bySource = new Map<string, number[]>();
+    keep.forEach((k, r) => bySource.set(trainable[k]!.source, [...(bySource.get(trainable[k]!.source) ?? []), r]));
+    for (const rows of bySource.values()) standardiseRows(x, width, rows);
+  }
   let allowed = new Set<'age' | 'sex' | 'site'>();
   if (member.metadata) {
     const records = keep.map((k) => ctx.metadata?.get(trainable[k]!.id) ?? {});
@@ -69,6 +80,7 @@ async function runMember(member: MemberConfig, train: readonly ProtocolItem[], t
       const t = readBlocks(member.blocks, test.map((i) => i.sha256), view);
       let tx = t.x;
       let tw = t.width;
+      if (member.domainNorm) standardiseRows(tx, tw, test.map((_, k) => k).filter((k) => !t.missing.has(k)));
       if (member.metadata) {
         const records = test.map((i) => (member.metadata!.atTest === 'given' ? (ctx.metadata?.get(i.id) ?? {}) : {}));
         tx = hstack(tx, tw, metadataMatrix(records, allowed), METADATA_WIDTH);
@@ -86,6 +98,15 @@ async function runMember(member: MemberConfig, train: readonly ProtocolItem[], t
   } finally {
     head.dispose();
   }
+}
+
+/** Standardises the given rows of x in place with their own per-column mean and std. */
+export function standardiseRows(x: Float32Array, width: number, rows: readonly number[]): void {
+  if (rows.length < 2) return;
+  const sub = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => sub.set(x.subarray(r * width, (r + 1) * width), i * width));
+  const { mean, std } = fitNormalisation(sub, rows.length, width);
+  for (const r of rows) for (let c = 0; c < width; c++) x[r * width + c] = (x[r * width + c]! - mean[c]!) / std[c]!;
 }
 
 /** Logits of the fold's test items (mean over ensemble members; items any member could not score are absent). */
