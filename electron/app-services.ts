@@ -22,6 +22,8 @@ export interface Dialogs {
   pickFolder(): Promise<string | null>;
   /** Where to save a PDF; null when the clinician cancels. */
   pickSavePath(defaultName: string): Promise<string | null>;
+  /** Opens a file with the system's default application. */
+  openPath(path: string): Promise<void>;
 }
 
 /** Where the data folder choice survives a restart (it cannot live in the database inside it). */
@@ -66,6 +68,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const configured = options.dataDir ?? options.bootstrap?.read().dataDir ?? null;
   const store = openStore({ dataDir: configured, actor: 'clinician' });
   let pendingDataDir: string | null = null;
+  // Only files this session wrote may be opened on the renderer's request.
+  const exported = new Set<string>();
 
   // ------------------------------------------------------------------ model, loaded in the background
   let classifier: Classifier | null = null;
@@ -278,7 +282,15 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
         path = join(dir, pdf.suggestedName);
       }
       await writeFile(path, pdf.bytes);
+      exported.add(path);
       return { path, byteSize: pdf.bytes.length, pages: pdf.pages };
+    },
+
+    async 'reports.open'({ path }) {
+      if (!exported.has(path)) throw new ServiceError('invalid_request', 'only a report exported in this session can be opened');
+      if (!options.dialogs) return { opened: false };
+      await options.dialogs.openPath(path);
+      return { opened: true };
     },
 
     async 'audit.list'({ entity, entityId, limit }) {

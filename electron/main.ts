@@ -58,6 +58,10 @@ const dialogs: Dialogs = {
     const result = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
     return result.canceled || !result.filePath ? null : result.filePath;
   },
+  async openPath(path) {
+    const error = await shell.openPath(path);
+    if (error) throw new Error(`could not open ${path}: ${error}`);
+  },
 };
 
 /**

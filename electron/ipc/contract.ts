@@ -190,6 +190,8 @@ export const channels = {
   'batch.list': channel(z.strictObject({ visitId: Id.nullable().default(null), limit: z.number().int().min(1).max(200).default(20) }), z.array(BatchJob)),
 
   'reports.export': channel(z.strictObject({ kind: ReportKind, id: Id }), ReportResult),
+  /** Opens a report exported in this session with the system's PDF viewer (the app only). */
+  'reports.open': channel(z.strictObject({ path: z.string().min(1).max(4096) }), z.object({ opened: z.boolean() })),
 
   'audit.list': channel(
     z.strictObject({ entity: z.string().max(64).nullable().default(null), entityId: Id.nullable().default(null), limit: z.number().int().min(1).max(500).default(100) }),

@@ -126,6 +126,8 @@ describe('IPC contract fuzzing over the HTTP bridge', () => {
     const batch = await post('batch.start', JSON.stringify({ root: '/definitely/not/here' }));
     expect(batch.json.ok).toBe(false);
     expect(['invalid_input', 'unavailable']).toContain(batch.json.error?.code);
+    const notOurs = await post('reports.open', JSON.stringify({ path: '/etc/passwd' }));
+    expect(notOurs.json.error).toMatchObject({ code: 'invalid_request', message: 'only a report exported in this session can be opened' });
     const relative = await post('batch.start', JSON.stringify({ root: 'relative/path' }));
     expect(relative.json.error?.message).toMatch(/absolute folder path/);
     expect(ws.internalErrors).toEqual([]);
