@@ -68,7 +68,7 @@ const section: Section = {
     const st = await timeIt(() => prepareImage(large), Math.max(3, Math.round(ctx.runs / 2)), 1);
     rows.push(row('one 4000x3000 JPEG (upscaled fixture + noise)', st));
     record.preprocess_4000x3000_ms = round(st.median, 1);
-    notes.push('the 4000x3000 case decodes through JPEG shrink-on-load (1/4 DCT scaling) before the crop, which is why it costs ~10x a small image, not ~300x');
+    notes.push('the 4000x3000 case is downscaled while decoding (JPEG shrink-on-load) to ~800 px before the crop, so it costs a few small images, not 300');
     return { record, rows, notes };
   },
 };
