@@ -87,6 +87,22 @@ function freeClassifier(overlay: Buffer, map: Buffer): Classifier {
   };
 }
 
+/**
+ * Stands in for the real classifier's timing: one image at a time (the real one runs its
+ * backbones through a serial queue) taking `ms` of wall time, so the batch can overlap the
+ * store's work on one image with the model's work on the next, as it does in production.
+ */
+function serialClassifier(ms: number, overlay: Buffer, map: Buffer): Classifier {
+  const free = freeClassifier(overlay, map);
+  let queue: Promise<unknown> = Promise.resolve();
+  const slow = <T>(answer: () => Promise<T>): Promise<T> => {
+    const run = queue.then(() => new Promise((r) => setTimeout(r, ms))).then(answer);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  return { ...free, classifyFile: (f, o) => slow(() => free.classifyFile(f, o)), classifyBuffer: (b, n, o) => slow(() => free.classifyBuffer(b, n, o)) };
+}
+
 const section: Section = {
   name: 'store (SQLite: 100k predictions, results page, lesion timeline, per-image batch cost)',
   async run(ctx) {
@@ -138,15 +154,24 @@ const section: Section = {
       // classifier renders them; their PNGs are ~1 MB each, which is what the store has to write.
       const camFolder = join(ctx.tmp, 'store-bench-camera');
       await mkdir(camFolder, { recursive: true });
-      const camN = ctx.quick ? 5 : 20;
+      const camN = ctx.quick ? 4 : 8;
       for (let i = 0; i < camN; i++) await largeJpegFrom(ctx.images[i % ctx.images.length]!, join(camFolder, `camera-${i}.jpg`), 4000 - i, 3000);
       const camOverlay = await sharp(join(camFolder, 'camera-0.jpg')).resize(1024, 1024, { fit: 'inside' }).png().toBuffer();
       const camResult = await runBatch({ store, classifier: freeClassifier(camOverlay, map), root: camFolder, concurrency: 1 });
       const camBytes = Math.round((await sharp(join(camFolder, 'camera-0.jpg')).toBuffer()).length / 1024);
+      // What the store adds to the batch's wall time when it runs as in production: image k is
+      // stored while the model works on image k+1. Fresh bytes (a new folder) so nothing is reused.
+      const MODEL_MS = 200;
+      const pipeFolder = join(ctx.tmp, 'store-bench-camera-2');
+      await mkdir(pipeFolder, { recursive: true });
+      for (let i = 0; i < camN; i++) await largeJpegFrom(ctx.images[(i + camN) % ctx.images.length]!, join(pipeFolder, `camera-${i}.jpg`), 4000 - i, 3000);
+      const piped = await runBatch({ store, classifier: serialClassifier(MODEL_MS, camOverlay, map), root: pipeFolder, concurrency: 2 });
+      const addedPiped = piped.elapsedMs / Math.max(1, piped.job.total) - MODEL_MS;
       notes.push(`camera case: ${camN} originals of ~${camBytes} KiB, 3 kinds x (overlay ${Math.round(camOverlay.length / 1024)} KiB + map) per image`);
       rows.push({ what: `store work per image in a batch (${result.classified} images: hash, copy, header, 1 transaction)`, median: result.storeMsPerItem ?? NaN, unit: 'ms', extra: 'mean' });
       rows.push({ what: 'whole batch per image with a zero-cost classifier (walk + read + store)', median: perImage, unit: 'ms', extra: 'mean' });
       rows.push({ what: `store work per image, camera case (${camResult.classified} x 4000x3000, 1024-px overlays)`, median: camResult.storeMsPerItem ?? NaN, unit: 'ms', extra: 'mean' });
+      rows.push({ what: `camera case, batch wall time added per image over a ${MODEL_MS} ms serial model (pipelined)`, median: addedPiped, unit: 'ms', extra: 'mean' });
 
       return {
         rows,
@@ -159,13 +184,15 @@ const section: Section = {
           store_page_worst_ms: round(Math.max(page.median, risk.median, patient.median, tier.median, deep.median), 2),
           store_ms_per_image: result.storeMsPerItem === null ? null : round(result.storeMsPerItem, 2),
           store_ms_per_image_camera: camResult.storeMsPerItem === null ? null : round(camResult.storeMsPerItem, 2),
+          store_added_ms_per_image_camera: round(addedPiped, 2),
           store_seed_100k_s: round(seedSec, 1),
         },
         targets: [
           { key: 'store_page_worst_ms', op: '<=', value: 20, label: 'page of 50 with patient + image info, 100k predictions (worst of newest/risk/patient/tier/page 1000)' },
           { key: 'store_timeline_ms', op: '<=', value: 20, label: "a patient's lesion timeline, 100k predictions" },
           { key: 'store_ms_per_image', op: '<=', value: 5, label: 'store work added to a batch per image (fixture images)' },
-          { key: 'store_ms_per_image_camera', op: '<=', value: 5, label: 'store work added to a batch per image (4000x3000 originals, 1024-px overlays)' },
+          { key: 'store_ms_per_image_camera', op: '<=', value: 5, label: 'store work per image, sequential (4000x3000 originals, 1024-px overlays)' },
+          { key: 'store_added_ms_per_image_camera', op: '<=', value: 5, label: 'batch time the store adds per image, pipelined as in production (camera case)' },
         ],
       };
     } finally {

@@ -13,7 +13,7 @@ import type { BatchItem, BatchJob, BatchProgress } from '../common/domain.ts';
 import { isWalkError, walkImageFiles } from '../common/image-files.ts';
 import type { Classifier, ClassifyOptions, ClassifyResult } from '../model/types.ts';
 import { readImageFacts } from '../store/image-facts.ts';
-import { sha256Hex } from '../store/image-store.ts';
+import { sha256HexAsync } from '../store/image-store.ts';
 import { predictionInput } from '../store/repositories/predictions.ts';
 import { overlaysFromCams } from '../store/repositories/overlays.ts';
 import type { ResolvedPlacement } from '../store/repositories/images.ts';
@@ -181,7 +181,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
       return;
     }
     const t0 = performance.now();
-    const sha256 = sha256Hex(bytes);
+    const sha256 = await sha256HexAsync(bytes);
     storeMs += performance.now() - t0;
     while (inFlight.has(sha256)) await inFlight.get(sha256);
     // No await between the check above and the set below: a twin waits for this one.
@@ -198,8 +198,11 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
       const t1 = performance.now();
       // All file writes before the transaction: a crash in between leaves only unreferenced
       // files, and the transaction itself stays short.
-      const [, facts] = await Promise.all([store.blobs.putBytes(bytes, sha256), readImageFacts(bytes, item.path).catch(() => null)]);
-      const overlays = store.overlays.writePack(overlaysFromCams(result.cams));
+      const [, facts, overlays] = await Promise.all([
+        store.blobs.putBytes(bytes, sha256),
+        readImageFacts(bytes, item.path).catch(() => null),
+        store.overlays.writePackAsync(overlaysFromCams(result.cams)),
+      ]);
       store.db
         .transaction(() => {
           const { image } = store.images.record(

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdirSync, existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,6 +7,11 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The same hash computed on libuv's thread pool (WebCrypto), so a batch keeps its event loop free. */
+export async function sha256HexAsync(bytes: Uint8Array): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
 }
 
 export interface StoredBlob {
@@ -53,6 +58,14 @@ export class ContentStore {
    * Writes bytes under a fresh random key (same shape as a sha256), for files that are unique by
    * nature and not worth hashing (Grad-CAM overlay packs). The key is returned as `sha256`.
    */
+  async putUnique(bytes: Uint8Array): Promise<StoredBlob> {
+    const key = randomBytes(32).toString('hex');
+    await mkdir(join(this.root, key.slice(0, 2)), { recursive: true });
+    const path = this.pathOf(key);
+    await writeTemporaryThenRename(path, bytes);
+    return { sha256: key, path, byteSize: bytes.byteLength, existed: false };
+  }
+
   putUniqueSync(bytes: Uint8Array): StoredBlob {
     const key = randomBytes(32).toString('hex');
     mkdirSync(join(this.root, key.slice(0, 2)), { recursive: true });

@@ -39,6 +39,15 @@ export function overlaysFromCams(cams: readonly CamImages[] | undefined): Overla
   ]);
 }
 
+function packed(overlays: readonly OverlayInput[], sizes: { width: number; height: number }[], fileKey: string): StoredOverlay[] {
+  let offset = 0;
+  return overlays.map((o, i) => {
+    const stored = { kind: o.kind, format: o.format, ...sizes[i]!, fileKey, byteOffset: offset, byteSize: o.png.byteLength };
+    offset += o.png.byteLength;
+    return stored;
+  });
+}
+
 export class OverlaysRepo {
   constructor(
     private readonly ctx: RepoContext,
@@ -52,13 +61,14 @@ export class OverlaysRepo {
   writePack(overlays: readonly OverlayInput[]): StoredOverlay[] {
     if (overlays.length === 0) return [];
     const sizes = overlays.map(checkedSize);
-    const file = this.files.putUniqueSync(Buffer.concat(overlays.map((o) => o.png)));
-    let offset = 0;
-    return overlays.map((o, i) => {
-      const stored = { kind: o.kind, format: o.format, ...sizes[i]!, fileKey: file.sha256, byteOffset: offset, byteSize: o.png.byteLength };
-      offset += o.png.byteLength;
-      return stored;
-    });
+    return packed(overlays, sizes, this.files.putUniqueSync(Buffer.concat(overlays.map((o) => o.png))).sha256);
+  }
+
+  /** As writePack, without blocking the event loop (the batch stores one image while the model runs on the next). */
+  async writePackAsync(overlays: readonly OverlayInput[]): Promise<StoredOverlay[]> {
+    if (overlays.length === 0) return [];
+    const sizes = overlays.map(checkedSize);
+    return packed(overlays, sizes, (await this.files.putUnique(Buffer.concat(overlays.map((o) => o.png)))).sha256);
   }
 
   /** Only called inside the prediction's transaction: an overlay row never exists without its prediction. */
