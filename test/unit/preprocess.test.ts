@@ -199,6 +199,22 @@ describe('prepareImage on hostile inputs', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
   });
 
+  it('rejects a JPEG whose frame header declares 65,000 x 65,000', async () => {
+    const jpeg = Buffer.from(await readFile(named('plain.jpg')));
+    // Baseline (C0) or progressive (C2) start-of-frame: FF Cx, length(2), precision(1), height(2), width(2)
+    let sof = -1;
+    for (let i = 2; i < jpeg.length - 9; i++) {
+      if (jpeg[i] === 0xff && (jpeg[i + 1] === 0xc0 || jpeg[i + 1] === 0xc2)) {
+        sof = i;
+        break;
+      }
+    }
+    expect(sof).toBeGreaterThan(0);
+    jpeg.writeUInt16BE(65_000, sof + 5);
+    jpeg.writeUInt16BE(65_000, sof + 7);
+    await expectCode(prepareBuffer(jpeg, 'giant.jpg'), 'too_large', 'giant.jpg');
+  });
+
   it('applies a caller-chosen pixel limit', async () => {
     await expectCode(prepareImage(named('plain.jpg'), { maxInputPixels: 320 * 240 - 1 }), 'too_large');
     await expect(prepareImage(named('plain.jpg'), { maxInputPixels: 320 * 240 })).resolves.toBeDefined();
