@@ -22,7 +22,7 @@ import { loadSharedMetadata } from '../electron/model/generalisation/metadata.ts
 import type { Pooling } from '../electron/model/head.ts';
 import { specificityAtSensitivity } from '../electron/model/metrics.ts';
 import { DEFAULT_TRAIN_SETTINGS } from '../electron/model/train-head.ts';
-import { extractMobilenetFeatures } from '../electron/model/generalisation/mobilenet-extract.ts';
+import { extractMobilenetFeatures, type CropPolicy } from '../electron/model/generalisation/mobilenet-extract.ts';
 import { prepareImage, shadesOfGrayGains, type ColorConstancy } from '../electron/model/preprocess.ts';
 import type { View } from '../electron/model/views.ts';
 
@@ -34,7 +34,8 @@ program
   .option('--views <list>', 'views', 'identity')
   .option('--batch <n>', 'batch size', '16')
   .option('--threads <n>', 'onnxruntime intra-op threads')
-  .action(async (o: { cc: ColorConstancy; views: string; batch: string; threads?: string }) => {
+  .option('--crop <policy>', 'centre | lesion', 'centre')
+  .action(async (o: { cc: ColorConstancy; views: string; batch: string; threads?: string; crop: CropPolicy }) => {
     const protocol = await buildProtocol();
     // LOSO test sets first, so a partial run already scores every held-out source.
     const rank = (i: ProtocolItem): number => (i.evalSet === 'test:ham10000' || i.evalSet === 'test:isic2017' || i.source === 'isic9' ? 0 : 1);
@@ -47,6 +48,7 @@ program
     console.log(`${new Date().toISOString()} extract-mobilenet cc=${o.cc} views=${o.views} items=${items.length}`);
     const r = await extractMobilenetFeatures(items, {
       colorConstancy: o.cc,
+      crop: o.crop,
       views: o.views.split(',') as View[],
       batchSize: Number(o.batch),
       ...(o.threads ? { intraOpThreads: Number(o.threads) } : {}),
@@ -60,7 +62,7 @@ program
     bar.stop();
     const s = (performance.now() - t0) / 1000;
     console.log(
-      `${new Date().toISOString()} done: computed ${r.computed}, failed ${r.failed}, cached ${r.skipped}, ${s.toFixed(0)} s; preprocess ${r.preprocessMsPerImage.toFixed(1)} ms/img, mobilenet ${r.inferenceMsPerImage.toFixed(1)} ms/img`,
+      `${new Date().toISOString()} done: computed ${r.computed}, failed ${r.failed}, cached ${r.skipped}, ${s.toFixed(0)} s; lesion found ${r.lesionFound}; preprocess ${r.preprocessMsPerImage.toFixed(1)} ms/img, mobilenet ${r.inferenceMsPerImage.toFixed(1)} ms/img`,
     );
   });
 
@@ -96,7 +98,7 @@ program
   });
 
 const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
-const MOB = (pooling: Pooling = 'avg', colorConstancy: ColorConstancy = 'none'): FeatureBlock => ({ kind: 'mobilenet', pooling, colorConstancy });
+const MOB = (pooling: Pooling = 'avg', colorConstancy: ColorConstancy = 'none', crop: CropPolicy = 'centre'): FeatureBlock => ({ kind: 'mobilenet', pooling, colorConstancy, crop });
 const LR: MatrixHeadSettings = { hidden: [], dropout: 0, train: DEFAULT_TRAIN_SETTINGS };
 const lr = (l2: number): MatrixHeadSettings => ({ ...LR, train: { ...DEFAULT_TRAIN_SETTINGS, l2 } });
 const mlp = (units: number, dropout: number, l2 = 1e-4, seed = DEFAULT_TRAIN_SETTINGS.seed): MatrixHeadSettings => ({ hidden: [units], dropout, train: { ...DEFAULT_TRAIN_SETTINGS, l2, seed } });
@@ -130,6 +132,7 @@ function configs(): Record<string, LosoConfig[]> {
       one('fusion mixed6 LR + metadata (no dropout), given', fusion6, LR, { metadata: { allRate: 0, fieldRate: 0, atTest: 'given' } }),
     ],
     cc: [one('MobileNetV2 avg, LR, Shades of Gray', [MOB('avg', 'shades_of_gray')]), one('fusion mixed6 (MobileNetV2 Shades of Gray), LR', [INC('mixed6'), MOB('avg', 'shades_of_gray')])],
+    crop: [one('MobileNetV2 avg, LR, lesion-centred crop', [MOB('avg', 'none', 'lesion')]), one('fusion mixed6 (MobileNetV2 lesion crop), LR', [INC('mixed6'), MOB('avg', 'none', 'lesion')])],
     domain: [
       one('fusion mixed6 avg, LR, per-domain standardisation', fusion6, LR, { domainNorm: true }),
       one('MobileNetV2 avg, LR, per-domain standardisation', [MOB()], LR, { domainNorm: true }),

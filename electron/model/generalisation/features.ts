@@ -10,14 +10,14 @@ import { inceptionSpace, mobilenetSpace } from '../extract.ts';
 import { FeatureStore } from '../feature-cache.ts';
 import type { Pooling } from '../head.ts';
 import type { ColorConstancy } from '../preprocess.ts';
-import { GENERALISATION_FEATURES_ROOT } from './mobilenet-extract.ts';
+import { GENERALISATION_FEATURES_ROOT, generalisationMobilenetStore, type CropPolicy } from './mobilenet-extract.ts';
 
 export type FeatureBlock =
   | { readonly kind: 'inception'; readonly layer: (typeof EXTRACTED_LAYERS)[number]; readonly pooling: Pooling }
-  | { readonly kind: 'mobilenet'; readonly pooling: Pooling; readonly colorConstancy: ColorConstancy };
+  | { readonly kind: 'mobilenet'; readonly pooling: Pooling; readonly colorConstancy: ColorConstancy; readonly crop?: CropPolicy };
 
 export function blockName(b: FeatureBlock): string {
-  return b.kind === 'inception' ? `inc-${b.layer}-${b.pooling}` : `mob-${b.pooling}${b.colorConstancy === 'none' ? '' : `-${b.colorConstancy}`}`;
+  return b.kind === 'inception' ? `inc-${b.layer}-${b.pooling}` : `mob-${b.pooling}${b.colorConstancy === 'none' ? '' : `-${b.colorConstancy}`}${b.crop === 'lesion' ? '-lesioncrop' : ''}`;
 }
 
 export interface BlockReader {
@@ -48,13 +48,13 @@ export class FallbackReader implements BlockReader {
 const readers = new Map<string, BlockReader>();
 
 function readerFor(b: FeatureBlock): BlockReader {
-  const key = b.kind === 'inception' ? 'inception' : `mobilenet:${b.colorConstancy}`;
+  const key = b.kind === 'inception' ? 'inception' : `mobilenet:${b.colorConstancy}:${b.crop ?? 'centre'}`;
   let r = readers.get(key);
   if (!r) {
     if (b.kind === 'inception') r = new FeatureStore(inceptionSpace(EXTRACTED_LAYERS, 'unit', 'none'));
     else {
-      const own = new FeatureStore(mobilenetSpace(b.colorConstancy), GENERALISATION_FEATURES_ROOT());
-      r = b.colorConstancy === 'none' ? new FallbackReader(new FeatureStore(mobilenetSpace('none')), own) : own;
+      const own = generalisationMobilenetStore(b.colorConstancy, GENERALISATION_FEATURES_ROOT(), b.crop ?? 'centre');
+      r = b.colorConstancy === 'none' && (b.crop ?? 'centre') === 'centre' ? new FallbackReader(new FeatureStore(mobilenetSpace('none')), own) : own;
     }
     readers.set(key, r);
   }

@@ -16,12 +16,16 @@ import { FeatureStore, poolMap } from '../feature-cache.ts';
 import { prepareBuffer, type ColorConstancy } from '../preprocess.ts';
 import { createSession, ort } from '../runtime.ts';
 import { applyView, type View } from '../views.ts';
+import { LESION_CROP_VERSION, prepareLesionCrop } from './lesion-crop.ts';
 
 export const GENERALISATION_FEATURES_ROOT = (): string => cacheDir('features-generalisation');
 
-/** The store of MobileNetV2 features for one colour-constancy setting in the experiments' cache. */
-export function generalisationMobilenetStore(colorConstancy: ColorConstancy, root = GENERALISATION_FEATURES_ROOT()): FeatureStore {
-  return new FeatureStore(mobilenetSpace(colorConstancy), root);
+export type CropPolicy = 'centre' | 'lesion';
+
+/** The store of MobileNetV2 features for one colour-constancy setting and crop policy in the experiments' cache. */
+export function generalisationMobilenetStore(colorConstancy: ColorConstancy, root = GENERALISATION_FEATURES_ROOT(), crop: CropPolicy = 'centre'): FeatureStore {
+  const space = mobilenetSpace(colorConstancy);
+  return new FeatureStore(crop === 'lesion' ? { ...space, crop: LESION_CROP_VERSION } : space, root);
 }
 
 export interface MobilenetExtractItem {
@@ -31,6 +35,8 @@ export interface MobilenetExtractItem {
 
 export interface MobilenetExtractOptions {
   readonly colorConstancy: ColorConstancy;
+  /** 'lesion': square around the segmented lesion (colour constancy must be 'none'). */
+  readonly crop?: CropPolicy;
   readonly views: readonly View[];
   readonly batchSize?: number;
   readonly intraOpThreads?: number;
@@ -47,10 +53,14 @@ export interface MobilenetExtractResult {
   preprocessMsPerImage: number;
   /** Wall time spent in MobileNetV2 inference + pooling, per image. */
   inferenceMsPerImage: number;
+  /** Lesion crop only: images where a lesion was found (the rest used the centre square). */
+  lesionFound: number;
 }
 
 export async function extractMobilenetFeatures(items: readonly MobilenetExtractItem[], options: MobilenetExtractOptions): Promise<MobilenetExtractResult> {
-  const store = generalisationMobilenetStore(options.colorConstancy, options.root);
+  const crop = options.crop ?? 'centre';
+  if (crop === 'lesion' && options.colorConstancy !== 'none') throw new Error('lesion crop is measured without colour constancy');
+  const store = generalisationMobilenetStore(options.colorConstancy, options.root, crop);
   const jobs: { item: MobilenetExtractItem; view: View }[] = [];
   let skipped = 0;
   for (const view of options.views) {
@@ -63,7 +73,7 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
       else jobs.push({ item, view });
     }
   }
-  const result: MobilenetExtractResult = { computed: 0, failed: 0, skipped, preprocessMsPerImage: Number.NaN, inferenceMsPerImage: Number.NaN };
+  const result: MobilenetExtractResult = { computed: 0, failed: 0, skipped, lesionFound: 0, preprocessMsPerImage: Number.NaN, inferenceMsPerImage: Number.NaN };
   if (jobs.length === 0) return result;
 
   const graph = await mobilenetGraph();
@@ -79,8 +89,13 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
       const prepared: { job: (typeof batch)[number]; pixels: Float32Array }[] = [];
       for (const job of batch) {
         try {
-          const p = await prepareBuffer(await readFile(job.item.file), job.item.file, { colorConstancy: options.colorConstancy });
-          prepared.push({ job, pixels: job.view === 'identity' ? p.mobilenet : applyView(p.mobilenet, MOBILENET_INPUT_SIZE, job.view) });
+          let pixels: Float32Array;
+          if (crop === 'lesion') {
+            const c = await prepareLesionCrop(job.item.file, MOBILENET_INPUT_SIZE);
+            if (c.found) result.lesionFound++;
+            pixels = c.pixels;
+          } else pixels = (await prepareBuffer(await readFile(job.item.file), job.item.file, { colorConstancy: options.colorConstancy })).mobilenet;
+          prepared.push({ job, pixels: job.view === 'identity' ? pixels : applyView(pixels, MOBILENET_INPUT_SIZE, job.view) });
         } catch (error) {
           store.recordError(job.view, job.item.sha256, job.item.file, (error as Error).message);
           result.failed++;
