@@ -1,6 +1,6 @@
 import { createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdirSync, existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile, mkdir, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -58,12 +58,34 @@ export class ContentStore {
    * Writes bytes under a fresh random key (same shape as a sha256), for files that are unique by
    * nature and not worth hashing (Grad-CAM overlay packs). The key is returned as `sha256`.
    */
-  async putUnique(bytes: Uint8Array): Promise<StoredBlob> {
+  /** Writes several buffers back to back as one file under a fresh random key (writev: no concatenation copy). */
+  async putUnique(parts: readonly Uint8Array[]): Promise<StoredBlob> {
     const key = randomBytes(32).toString('hex');
     await mkdir(join(this.root, key.slice(0, 2)), { recursive: true });
     const path = this.pathOf(key);
-    await writeTemporaryThenRename(path, bytes);
-    return { sha256: key, path, byteSize: bytes.byteLength, existed: false };
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    let byteSize = 0;
+    try {
+      const fh = await open(tmp, 'wx');
+      try {
+        // writev may write less than asked (like write): continue from where it stopped.
+        const pending = parts.filter((p) => p.byteLength > 0).map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+        while (pending.length) {
+          const { bytesWritten } = await fh.writev(pending);
+          byteSize += bytesWritten;
+          let skip = bytesWritten;
+          while (pending.length && skip >= pending[0]!.byteLength) skip -= pending.shift()!.byteLength;
+          if (pending.length && skip > 0) pending[0] = pending[0]!.subarray(skip);
+        }
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    return { sha256: key, path, byteSize, existed: false };
   }
 
   putUniqueSync(bytes: Uint8Array): StoredBlob {

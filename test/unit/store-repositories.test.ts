@@ -179,6 +179,29 @@ describe('predictions, overlays and listing', () => {
     expect(store.audit.list().total).toBe(auditBefore + 1); // only image2's import
   });
 
+  it('writes an overlay pack off the event loop that reads back PNG by PNG, and copies share it', async () => {
+    const image = await store.images.importFile(await png('pack.png', { r: 50, g: 60, b: 70 }));
+    const pngs = [await tinyPng(10, 7), await tinyPng(5, 5), await tinyPng(31, 17)];
+    const stored = await store.overlays.writePackAsync([
+      { kind: 'fused', format: 'overlay', png: pngs[0]! },
+      { kind: 'fused', format: 'map', png: pngs[1]! },
+      { kind: 'mobilenet_v2', format: 'overlay', png: pngs[2]! },
+    ]);
+    expect(new Set(stored.map((o) => o.fileKey)).size).toBe(1);
+    const p = store.predictions.create({ ...prediction(image.id, 0.5), overlays: stored });
+    const overlays = store.overlays.listForPrediction(p.id);
+    expect(overlays.map((o) => [o.width, o.height])).toEqual([[10, 7], [5, 5], [31, 17]]);
+    overlays.forEach((o, i) => expect(store.overlays.png(o.id)?.equals(pngs[i]!)).toBe(true));
+
+    const other = store.patients.create({ identifier: 'COPY', name: 'Copy' });
+    const refiled = store.images.record({ ...image, capturedAt: null }, { patientId: other.id }).image;
+    const copy = store.predictions.copyTo(p, refiled.id);
+    const copied = store.overlays.listForPrediction(copy.id);
+    expect(copied.map((o) => store.overlays.location(o.id)?.path)).toEqual(overlays.map((o) => store.overlays.location(o.id)?.path));
+    expect(store.overlays.png(copied[2]!.id)?.equals(pngs[2]!)).toBe(true);
+    await expect(store.overlays.writePackAsync([{ kind: 'fused', format: 'map', png: Buffer.from('no png here, just text bytes') }])).rejects.toThrow(/not a PNG/);
+  });
+
   it('lists pages joined with patient, visit and latest review, filtered and sorted', async () => {
     const a = store.patients.create({ identifier: 'A', name: 'Alice' });
     const b = store.patients.create({ identifier: 'B', name: 'Bob' });

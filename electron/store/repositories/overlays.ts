@@ -68,7 +68,7 @@ export class OverlaysRepo {
   async writePackAsync(overlays: readonly OverlayInput[]): Promise<StoredOverlay[]> {
     if (overlays.length === 0) return [];
     const sizes = overlays.map(checkedSize);
-    return packed(overlays, sizes, (await this.files.putUnique(Buffer.concat(overlays.map((o) => o.png)))).sha256);
+    return packed(overlays, sizes, (await this.files.putUnique(overlays.map((o) => o.png))).sha256);
   }
 
   /** Only called inside the prediction's transaction: an overlay row never exists without its prediction. */
