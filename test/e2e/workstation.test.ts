@@ -192,8 +192,8 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('visit-save').click();
     await page.getByTestId('visit-screen').waitFor();
     await page.getByTestId('import-lesion').selectOption({ label: 'upper back — left scapula, 6 mm, irregular border' });
-    await page.getByTestId('file-input').setInputFiles(malignant[3]!);
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 1, undefined, { timeout: 120_000 });
+    await page.getByTestId('file-input').setInputFiles([malignant[3]!, benign[4]!]);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 2, undefined, { timeout: 120_000 });
     const badge = page.getByTestId('risk-badge').first();
     await expect(badge.getAttribute('data-tier')).resolves.toMatch(/^(low|review|high)$/);
     await expect(badge.textContent()).resolves.toMatch(/(Low risk|Review|High risk)\s*\d+%/);
@@ -320,8 +320,9 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
   it('compares the lesion across visits and exports the follow-up PDF', async () => {
     await page.getByRole('link', { name: 'follow-up' }).click();
     await page.getByTestId('followup-screen').waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="followup-strip"] li').length === 2);
-    await expect(page.getByTestId('risk-chart').locator('circle').count()).resolves.toBe(2);
+    // Two images from the earlier visit (imported onto the lesion) and the one just linked.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="followup-strip"] li').length === 3);
+    await expect(page.getByTestId('risk-chart').locator('circle').count()).resolves.toBe(3);
     await shot('08-followup');
     await page.getByTestId('export-lesion').click();
     const path = await page.getByTestId('export-path').getAttribute('title', { timeout: 60_000 });
