@@ -18,6 +18,7 @@ import { blockName, readBlocks, type FeatureBlock } from '../electron/model/gene
 import { buildLosoFolds, pairedDifference, scoredSet, setMetrics, type ScoredSet, type SetMetrics } from '../electron/model/generalisation/loso.ts';
 import { configBlocks, configViews, runLosoConfig, type LosoConfig, type MemberConfig } from '../electron/model/generalisation/loso-run.ts';
 import type { MatrixHeadSettings } from '../electron/model/generalisation/matrix-head.ts';
+import { prepareLesionCrop } from '../electron/model/generalisation/lesion-crop.ts';
 import { loadSharedMetadata } from '../electron/model/generalisation/metadata.ts';
 import type { Pooling } from '../electron/model/head.ts';
 import { specificityAtSensitivity } from '../electron/model/metrics.ts';
@@ -77,6 +78,7 @@ program
     const files = SOURCES.flatMap((s) => protocol.items.filter((i) => i.source === s).slice(0, per).map((i) => i.file));
     const times: Record<ColorConstancy, number[]> = { none: [], shades_of_gray: [] };
     const gains: number[] = [];
+    const lesion: number[] = [];
     for (const f of files) await prepareImage(f); // warm the file cache and sharp
     for (let r = 0; r < Number(o.repeats); r++) {
       for (const f of files) {
@@ -85,6 +87,9 @@ program
           const p = await prepareImage(f, { colorConstancy: cc });
           times[cc].push(performance.now() - t0);
           if (cc === 'none') {
+            const tl = performance.now();
+            await prepareLesionCrop(f, 224);
+            lesion.push(performance.now() - tl);
             const rgb = Uint8Array.from(p.mobilenet);
             const t1 = performance.now();
             shadesOfGrayGains(rgb);
@@ -94,7 +99,7 @@ program
       }
     }
     const med = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-    console.log(JSON.stringify({ images: files.length, repeats: Number(o.repeats), prepare_none_ms: +med(times.none).toFixed(2), prepare_sog_ms: +med(times.shades_of_gray).toFixed(2), sog_extra_ms: +(med(times.shades_of_gray) - med(times.none)).toFixed(2), sog_gains_only_ms: +med(gains).toFixed(3) }));
+    console.log(JSON.stringify({ images: files.length, repeats: Number(o.repeats), prepare_none_ms: +med(times.none).toFixed(2), prepare_sog_ms: +med(times.shades_of_gray).toFixed(2), sog_extra_ms: +(med(times.shades_of_gray) - med(times.none)).toFixed(2), sog_gains_only_ms: +med(gains).toFixed(3), lesion_crop_224_ms: +med(lesion).toFixed(2) }));
   });
 
 const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
