@@ -251,6 +251,10 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       return store.reviews.create(input);
     },
 
+    async 'predictions.list'({ page, pageSize, tier, sort }) {
+      return store.listPredictions({ page, pageSize, sort, ...(tier ? { tier } : {}) });
+    },
+
     async 'batch.start'(request) {
       return batches.start(request);
     },

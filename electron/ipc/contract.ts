@@ -18,9 +18,12 @@ import {
   Patient,
   PatientInput,
   Prediction,
+  PredictionPage,
+  PredictionSort,
   Review,
   ReviewInput,
   Settings,
+  Tier,
   Visit,
   VisitInput,
 } from '../common/domain.ts';
@@ -180,6 +183,17 @@ export const channels = {
   'images.assignLesion': channel(z.strictObject({ imageId: Id, lesionId: Id.nullable() }), ImageSummary),
 
   'reviews.create': channel(ReviewInput.strict(), Review),
+
+  /** The worklist: every classified image across patients, riskiest first by default. */
+  'predictions.list': channel(
+    z.strictObject({
+      page: z.number().int().min(1).default(1),
+      pageSize: z.number().int().min(1).max(200).default(50),
+      tier: Tier.nullable().default(null),
+      sort: PredictionSort.default('risk_desc'),
+    }),
+    PredictionPage,
+  ),
 
   'batch.start': channel(
     z.strictObject({ root: AbsolutePath, patientId: Id.nullable().default(null), visitId: Id.nullable().default(null) }),

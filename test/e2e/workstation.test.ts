@@ -370,6 +370,17 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await expect(page.getByTestId('settings-clinic').inputValue()).resolves.toBe('Dermatology Clinic · Station 2');
     await expect(page.getByTestId('settings-threshold').inputValue()).resolves.toBe('balanced');
     await shot('09-settings');
+
+    // The worklist across patients: riskiest first, filterable by tier, the review visible.
+    await page.getByRole('link', { name: 'Results' }).click();
+    await page.getByTestId('results-screen').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"]').length === 9);
+    const percents = await page.getByTestId('result-row').evaluateAll((rows) => rows.map((r) => Number(/(\d+)%/.exec(r.textContent ?? '')?.[1])));
+    expect(percents).toEqual([...percents].sort((a, b) => b - a));
+    await expect(page.getByTestId('results-table').textContent()).resolves.toMatch(/Disagreed — dysplastic nevus/);
+    await shot('12-results');
+    await page.getByTestId('filter-high').check({ force: true });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="result-row"] [data-testid="risk-badge"]')].every((b: { getAttribute(n: string): string | null }) => b.getAttribute('data-tier') === 'high'));
   });
 
   it('cancels a running batch from the screen, and the same folder resumes to the end', async () => {

@@ -9,7 +9,7 @@ import { colourise, INFERNO } from '../../renderer/src/lib/colormap.ts';
 
 describe('routes', () => {
   it('round-trips every screen through its hash', () => {
-    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
+    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'results' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
     for (const route of routes) expect(parseHash(hrefOf(route))).toEqual(route);
   });
 

@@ -5,7 +5,8 @@ export type Route =
   | { name: 'visit'; id: number }
   | { name: 'image'; id: number }
   | { name: 'lesion'; id: number }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  | { name: 'results' };
 
 export function parseHash(hash: string): Route {
   const m = /^#\/(patients|visits|images|lesions)\/(\d+)$/.exec(hash);
@@ -15,6 +16,7 @@ export function parseHash(hash: string): Route {
     return { name, id } as Route;
   }
   if (hash === '#/settings') return { name: 'settings' };
+  if (hash === '#/results') return { name: 'results' };
   return { name: 'patients' };
 }
 
@@ -24,6 +26,8 @@ export function hrefOf(route: Route): string {
       return '#/patients';
     case 'settings':
       return '#/settings';
+    case 'results':
+      return '#/results';
     case 'patient':
       return `#/patients/${route.id}`;
     case 'visit':
