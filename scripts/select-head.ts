@@ -14,7 +14,7 @@ import { DEFAULT_RECIPE, runRecipe, type Recipe } from '../electron/model/experi
 import { auc, specificityAtSensitivity } from '../electron/model/metrics.ts';
 
 const program = new Command()
-  .requiredOption('--stage <name>', 'taps | branches | head | other | scaling | tta | one')
+  .requiredOption('--stage <name>', 'taps | layers | branches | head | epochs | other | scaling | tta | one')
   .option('--base <json>', 'recipe fields overriding the default recipe', '{}')
   .option('--holdout <source>', 'leave-one-source-out: this source is not trained on')
   .parse();
@@ -27,6 +27,8 @@ function variants(stage: string): Record<string, Partial<Recipe>> {
       return Object.fromEntries(
         ['mixed5', 'mixed6', 'mixed7'].flatMap((layer) => (['avg', 'avg+max'] as const).map((pooling) => [`${layer} ${pooling}`, { inceptionLayer: layer, pooling }])),
       );
+    case 'layers':
+      return Object.fromEntries(['mixed5', 'mixed6', 'mixed7'].map((layer) => [layer, { inceptionLayer: layer }]));
     case 'branches':
       return { mobilenet: { branches: ['mobilenet'] }, inception: { branches: ['inception'] }, fusion: { branches: ['inception', 'mobilenet'] } };
     case 'head':
