@@ -138,10 +138,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       return settings();
     },
 
-    async 'patients.list'({ query, limit, offset }) {
-      // The store pages by page number; the contract by offset, so take the page that holds it.
-      const page = store.patients.list({ search: query, pageSize: limit, page: Math.floor(offset / limit) + 1 });
-      return page.items;
+    async 'patients.list'({ query, page, pageSize }) {
+      return store.patients.list({ search: query, page, pageSize });
     },
     async 'patients.get'({ id }) {
       return store.patients.require(id);

@@ -17,6 +17,7 @@ import {
   Overlay,
   Patient,
   PatientInput,
+  pageOf,
   Prediction,
   PredictionPage,
   PredictionSort,
@@ -151,10 +152,10 @@ export const channels = {
   'patients.list': channel(
     z.strictObject({
       query: z.string().max(200).default(''),
-      limit: z.number().int().min(1).max(500).default(100),
-      offset: z.number().int().min(0).default(0),
+      page: z.number().int().min(1).default(1),
+      pageSize: z.number().int().min(1).max(500).default(100),
     }),
-    z.array(Patient),
+    pageOf(Patient),
   ),
   'patients.get': channel(ById, Patient),
   'patients.create': channel(PatientInput.strict(), Patient),

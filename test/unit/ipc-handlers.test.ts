@@ -21,11 +21,12 @@ function implementations(overrides: Partial<ChannelImplementations> = {}): Chann
 
 describe('dispatcher', () => {
   it('passes the validated request, defaults filled in, to the implementation', async () => {
-    const list = vi.fn(async () => [patient]);
+    const page = { items: [patient], total: 1, page: 1, pageSize: 100 };
+    const list = vi.fn(async () => page);
     const dispatcher = createDispatcher(implementations({ 'patients.list': list }));
     const result = await dispatcher.dispatch('patients.list', { query: 'an' });
-    expect(result).toEqual({ ok: true, data: [patient] });
-    expect(list).toHaveBeenCalledWith({ query: 'an', limit: 100, offset: 0 });
+    expect(result).toEqual({ ok: true, data: page });
+    expect(list).toHaveBeenCalledWith({ query: 'an', page: 1, pageSize: 100 });
   });
 
   it('never calls the implementation for an invalid request', async () => {
