@@ -8,7 +8,9 @@ import { projectRoot } from '../common/paths.ts';
 import { join } from 'node:path';
 import { registerBatch } from './batch.ts';
 import { registerClassify } from './classify.ts';
+import { registerEvaluate } from './evaluate.ts';
 import { registerReport } from './report.ts';
+import { registerTrain } from './train.ts';
 
 const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -18,8 +20,10 @@ export function buildProgram(): Command {
     .version(version)
     .showHelpAfterError();
   registerClassify(program);
-  registerReport(program);
   registerBatch(program);
+  registerReport(program);
+  registerEvaluate(program);
+  registerTrain(program);
   return program;
 }
 
