@@ -10,15 +10,16 @@ import { Command } from 'commander';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { cacheDir } from '../electron/common/paths.ts';
 import { buildProtocol, type ProtocolItem, type Source } from '../electron/model/data-protocol.ts';
-import { DEFAULT_RECIPE, runRecipe, type Recipe } from '../electron/model/experiment.ts';
+import { DEFAULT_RECIPE, featureMatrix, runRecipe, type Recipe } from '../electron/model/experiment.ts';
 import { auc, specificityAtSensitivity } from '../electron/model/metrics.ts';
 
 const program = new Command()
   .requiredOption('--stage <name>', 'taps | layers | branches | head | epochs | other | scaling | tta | one')
   .option('--base <json>', 'recipe fields overriding the default recipe', '{}')
   .option('--holdout <source>', 'leave-one-source-out: this source is not trained on')
+  .option('--common-subset', 'train and score only images cached under every variant (e.g. a partial second scaling)')
   .parse();
-const opts = program.opts<{ stage: string; base: string; holdout?: Source }>();
+const opts = program.opts<{ stage: string; base: string; holdout?: Source; commonSubset?: boolean }>();
 const base: Recipe = { ...DEFAULT_RECIPE, ...(JSON.parse(opts.base) as Partial<Recipe>) };
 
 function variants(stage: string): Record<string, Partial<Recipe>> {
@@ -55,9 +56,22 @@ function variants(stage: string): Record<string, Partial<Recipe>> {
 }
 
 const protocol = await buildProtocol(opts.holdout ? { holdOut: opts.holdout } : {});
-const train = protocol.items.filter((i) => i.role === 'train');
+let train = protocol.items.filter((i) => i.role === 'train');
 // LOSO scores the held-out source; otherwise validation only.
-const scored = protocol.items.filter((i) => (opts.holdout ? i.evalSet === `loso:${opts.holdout}` || i.role === 'val' : i.role === 'val'));
+let scored = protocol.items.filter((i) => (opts.holdout ? i.evalSet === `loso:${opts.holdout}` || i.role === 'val' : i.role === 'val'));
+if (opts.commonSubset) {
+  const everywhere = (items: ProtocolItem[]): ProtocolItem[] => {
+    const keys = items.map((i) => i.sha256);
+    const missing = new Set<number>();
+    for (const change of Object.values(variants(opts.stage))) {
+      const recipe = { ...base, ...change };
+      for (const view of new Set([...recipe.trainViews, ...recipe.tta])) featureMatrix(keys, recipe, view).missing.forEach((k) => missing.add(k));
+    }
+    return items.filter((_, k) => !missing.has(k));
+  };
+  train = everywhere(train);
+  scored = everywhere(scored);
+}
 
 function setAuc(items: readonly ProtocolItem[], logits: Map<string, number>): { auc: number; spec90: number; n: number; mel: number } {
   const s: number[] = [];
