@@ -41,12 +41,14 @@ import type { CamKind } from '../electron/model/types.ts';
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
-    'per-class': { type: 'string', default: '30' },
+    'per-class': { type: 'string', default: '20' },
     fill: { type: 'string', default: 'blur' },
     'random-heads': { type: 'string', default: '3' },
     out: { type: 'string' },
     seed: { type: 'string', default: '7' },
     'max-side': { type: 'string', default: '512' },
+    'plus-plus': { type: 'boolean', default: false },
+    'random-17': { type: 'boolean', default: false },
   },
 });
 
@@ -59,6 +61,8 @@ const seed = Number(values.seed);
 const randomHeads = Number(values['random-heads']);
 const maxSide = Number(values['max-side']);
 const out = values.out ?? modelsDir(manifest.version, 'faithfulness.json');
+const withPlusPlus = values['plus-plus'] === true;
+const withRandom17 = values['random-17'] === true;
 
 function sample(items: ProtocolItem[]): ProtocolItem[] {
   const r = seeded(seed);
@@ -90,7 +94,7 @@ const real = await createClassifier({ modelDir, backbones });
 const randoms: FusionClassifier[] = [];
 for (let s = 0; s < randomHeads; s++) {
   const head = FusionHead.create(real.head.config, 1000 + s);
-  randoms.push(await createClassifier({ manifest, head, backbones }));
+  randoms.push(await createClassifier({ manifest, head, backbones, camBaseline: real.camBaseline ?? null }));
 }
 
 const KINDS: CamKind[] = ['fused', 'inception_v3', 'mobilenet_v2'];
@@ -106,7 +110,8 @@ for (const [n, item] of chosen.entries()) {
   const p = calibrate(scored.logits.reduce((a, b) => a + b, 0) / scored.logits.length, manifest.temperature);
   const target: CamTarget = p >= manifest.threshold ? 'malignant' : 'benign';
   const cams = real.camMaps(scored, target);
-  const pp = real.camMaps(scored, target, 'gradcam++');
+  const plain = real.camBaseline ? real.camMaps(scored, target, 'gradcam', false) : undefined;
+  const pp = withPlusPlus ? real.camMaps(scored, target, 'gradcam++') : undefined;
   for (const k of KINDS) if (cams.maps[k]?.empty) emptyMaps[k] = (emptyMaps[k] ?? 0) + 1;
 
   for (const rc of randoms) {
@@ -124,9 +129,10 @@ for (const [n, item] of chosen.entries()) {
     fused: cams.maps.fused!,
     inception_v3: cams.maps.inception_v3!,
     mobilenet_v2: cams.maps.mobilenet_v2!,
-    'fused_gradcam++': pp.maps.fused!,
+    ...(plain ? { fused_plain: plain.maps.fused!, inception_v3_plain: plain.maps.inception_v3! } : {}),
+    ...(pp ? { 'fused_gradcam++': pp.maps.fused! } : {}),
     random_7: randomSmoothMap(7, seed * 1000 + n),
-    random_17: randomSmoothMap(17, seed * 1000 + n + 500),
+    ...(withRandom17 ? { random_17: randomSmoothMap(17, seed * 1000 + n + 500) } : {}),
   };
   const score = async (rasters: readonly Raster[]): Promise<number[]> => {
     const preps = await Promise.all(rasters.map(async (r) => real.prepareBytes(await toPng(r), item.file)));
@@ -143,11 +149,11 @@ for (const [n, item] of chosen.entries()) {
 bar.stop();
 const seconds = (performance.now() - t0) / 1000;
 
-const names = ['fused', 'inception_v3', 'mobilenet_v2', 'fused_gradcam++', 'random_7', 'random_17'];
+const names = Object.keys(curves[0]!.confidence);
 const summarise = (subset: typeof curves) =>
   Object.fromEntries(
     names.map((name) => {
-      const base = name.startsWith('random') ? name : name === 'inception_v3' ? 'random_17' : 'random_7';
+      const base = name.startsWith('random') ? name : name.startsWith('inception_v3') && withRandom17 ? 'random_17' : 'random_7';
       const s = summariseDeletion(subset, name, base);
       const round = (x: number): number => Math.round(x * 10000) / 10000;
       return [name, { ...s, meanConfidence: s.meanConfidence.map(round), meanDrop: s.meanDrop.map(round), audc: round(s.audc), audcSd: round(s.audcSd), ...(s.beatsRandom !== undefined ? { beatsRandom: round(s.beatsRandom), comparedWith: base } : {}) }];
@@ -163,12 +169,15 @@ const stats = (xs: number[]) => {
 const report = {
   modelVersion: manifest.version,
   createdAt: new Date().toISOString(),
-  command: `npx tsx scripts/gradcam-faithfulness.ts --per-class ${perClass} --fill ${fill} --random-heads ${randomHeads} --seed ${seed}`,
+  command: `npx tsx scripts/gradcam-faithfulness.ts --per-class ${perClass} --fill ${fill} --random-heads ${randomHeads} --seed ${seed}${withPlusPlus ? ' --plus-plus' : ''}${withRandom17 ? ' --random-17' : ''}`,
   sample: { n: chosen.length, perClass, from: 'data protocol validation role (HAM10000 val lesions, ISIC 2017 train val slice, 9-class val slice)', bySource },
   method: {
     maps: `Grad-CAM of the predicted class's logit, averaged over TTA views (${manifest.tta.join(', ')}), fused by positive branch contribution`,
     deletion: `remove the top-k% (of the model's crop area) most salient pixels of the original (longest side <= ${maxSide}), fill = ${fill}; re-score on the identity view; confidence = calibrated probability of the explained class`,
-    random: 'smooth random fields on 7x7 (compared with fused, MobileNetV2) and 17x17 (compared with InceptionV3) lattices',
+    random: withRandom17 ? 'smooth random fields on 7x7 (compared with fused, MobileNetV2) and 17x17 (compared with InceptionV3) lattices' : 'smooth random field on a 7x7 lattice (compared with every map)',
+    baseline: real.camBaseline
+      ? `maps subtract the model's reference feature maps (cam-baseline.json: ${real.camBaseline.meta.images} training images x ${real.camBaseline.meta.views.length} views); *_plain = plain Grad-CAM without it`
+      : 'no reference feature maps: plain Grad-CAM',
     audc: 'trapezoid area under confidence vs removed fraction over [0, max fraction], divided by the span; lower = faster drop',
     beatsRandom: 'share of images whose confidence drop at 20% exceeds the random baseline drop',
   },

@@ -23,6 +23,7 @@ import {
   type CamTarget,
   type NormalisedMap,
 } from './gradcam.ts';
+import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, tierOf, type ModelManifest } from './manifest.ts';
@@ -57,6 +58,11 @@ export interface ClassifierOptions {
    * what keeps Grad-CAM within its time budget); 'tfjs': FusionHead's own tfjs ops.
    */
   readonly headEngine?: HeadEngine;
+  /**
+   * Reference feature maps for Grad-CAM (cam-baseline.ts). Default: cam-baseline.json/.bin beside
+   * the manifest when present; null: none (plain Grad-CAM).
+   */
+  readonly camBaseline?: CamBaseline | null;
 }
 
 export type HeadEngine = 'analytic' | 'tfjs';
@@ -71,6 +77,8 @@ export interface CamOptions extends ClassifyOptions {
   /** Longest side of the overlay PNG; the original is downscaled (never upscaled) to it. Default 1024. */
   readonly overlayMaxSide?: number;
   readonly colormap?: ColormapName;
+  /** Subtract the model's reference feature maps (default true when the model ships them). */
+  readonly camBaseline?: boolean;
 }
 
 /** A rendered map with what the UI and reports need to interpret it. Structurally a CamImages. */
@@ -161,14 +169,25 @@ export class FusionClassifier implements Classifier {
   private readonly analytic: AnalyticHead | undefined;
   private disposed = false;
 
-  constructor(manifest: ModelManifest, head: FusionHead, backbones: Backbones, ownsBackbones: boolean, engine: HeadEngine = 'analytic') {
+  /** Reference maps subtracted in Grad-CAM, when the model ships them. */
+  readonly camBaseline: CamBaseline | undefined;
+
+  constructor(
+    manifest: ModelManifest,
+    head: FusionHead,
+    backbones: Backbones,
+    ownsBackbones: boolean,
+    engine: HeadEngine = 'analytic',
+    camBaseline?: CamBaseline,
+  ) {
+    this.camBaseline = camBaseline;
     this.manifest = manifest;
     this.modelVersion = manifest.version;
     this.head = head;
     this.backbones = backbones;
     this.ownsBackbones = ownsBackbones;
     this.views = parseViews(manifest.tta);
-    this.inceptionLayer = manifest.head.inceptionLayer ?? head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!;
+    this.inceptionLayer = inceptionLayerOf(manifest, head);
     if (!backbones.inceptionLayers.includes(this.inceptionLayer)) {
       throw new Error(`head needs InceptionV3 layer ${this.inceptionLayer}, backbones output ${backbones.inceptionLayers.join(', ')}`);
     }
@@ -245,7 +264,8 @@ export class FusionClassifier implements Classifier {
    * Grad-CAM maps on the model's crop from already computed view features: per view and branch,
    * un-flipped and averaged over views, then fused (see gradcam.ts for the fusion rule).
    */
-  camMaps(scored: ScoredViews, target: CamTarget, method: CamMethod = 'gradcam'): CamMaps {
+  camMaps(scored: ScoredViews, target: CamTarget, method: CamMethod = 'gradcam', useBaseline = true): CamMaps {
+    const baseline = useBaseline ? this.camBaseline : undefined;
     const perBranch = new Map<Branch, { data: Float32Array; width: number; height: number; view: View }[]>();
     const contributions = new Map<Branch, number>();
     scored.views.forEach((view, i) => {
@@ -253,7 +273,11 @@ export class FusionClassifier implements Classifier {
       const mob = item(scored.features.mobilenet, i);
       const g = this.headGradients(scored.features.inception, scored.features.mobilenet, i);
       for (const branch of this.branches) {
-        const cam = branchCam(branch === 'inception' ? inc : mob, branch === 'inception' ? g.inception : g.mobilenet, 0, { method, target });
+        const cam = branchCam(branch === 'inception' ? inc : mob, branch === 'inception' ? g.inception : g.mobilenet, 0, {
+          method,
+          target,
+          baseline: baseline ? (branch === 'inception' ? baseline.inception : baseline.mobilenet) : undefined,
+        });
         const list = perBranch.get(branch) ?? [];
         list.push({ data: cam.data, width: cam.width, height: cam.height, view });
         perBranch.set(branch, list);
@@ -308,7 +332,7 @@ export class FusionClassifier implements Classifier {
       const t2 = now();
       const target: CamTarget =
         options.camTarget === 'predicted' ? (classification.label === 'malignant' ? 'malignant' : 'benign') : (options.camTarget ?? 'malignant');
-      const maps = this.camMaps(scored, target, options.camMethod);
+      const maps = this.camMaps(scored, target, options.camMethod, options.camBaseline ?? true);
       const t3 = now();
       cams = await this.render(maps, prepared, original, name, options);
       timings.gradcam_ms = round(t3 - t2);
@@ -357,6 +381,10 @@ export class FusionClassifier implements Classifier {
   }
 }
 
+function inceptionLayerOf(manifest: ModelManifest, head: FusionHead): string {
+  return manifest.head.inceptionLayer ?? head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!;
+}
+
 /** Folder of the head weights named by the manifest (the entry may name head.json or its folder). */
 function headDir(modelDir: string, manifest: ModelManifest): string {
   const p = manifestPath(modelDir, manifest.head.file);
@@ -379,5 +407,16 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
       if (!opts.head) head.dispose();
       throw e;
     }));
-  return new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine);
+  let camBaseline: CamBaseline | undefined;
+  try {
+    camBaseline =
+      opts.camBaseline === null
+        ? undefined
+        : (opts.camBaseline ?? (modelDir ? await loadCamBaseline(modelDir, expectedMeta(manifest, inceptionLayerOf(manifest, head))) : undefined));
+  } catch (e) {
+    if (!opts.head) head.dispose();
+    if (!opts.backbones) await backbones.dispose();
+    throw e;
+  }
+  return new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine, camBaseline);
 }

@@ -17,6 +17,13 @@ export type CamTarget = 'malignant' | 'benign';
 export interface CamOptions {
   readonly method?: CamMethod;
   readonly target?: CamTarget;
+  /**
+   * Reference feature map (batch 1, same H, W, C), e.g. the mean map over many images. When given,
+   * the map is Σ_c α_c·(A − Ā) and the contribution Σ g·(A − Ā): what makes THIS image score
+   * differently from the reference. It removes what every image shares, notably the positional
+   * responses CNNs give at the borders (zero padding), which plain Grad-CAM paints on every image.
+   */
+  readonly baseline?: FeatureMap;
 }
 
 /** A map on the branch's own feature grid (e.g. 17x17 or 7x7), before normalisation. */
@@ -108,13 +115,18 @@ export function branchCam(
   const base = index * cells * c;
   const A = features.data;
   const G = gradients.data;
+  const B = options.baseline?.data;
+  if (options.baseline && options.baseline.shape.slice(1).some((d, i) => d !== features.shape[i + 1])) {
+    throw new Error(`baseline ${JSON.stringify(options.baseline.shape)} does not match feature map ${JSON.stringify(features.shape)}`);
+  }
   const data = new Float32Array(cells);
   let contribution = 0;
   for (let p = 0; p < cells; p++) {
     const off = base + p * c;
+    const boff = p * c;
     let s = 0;
     for (let k = 0; k < c; k++) {
-      const a = A[off + k]!;
+      const a = B ? A[off + k]! - B[boff + k]! : A[off + k]!;
       s += weights[k]! * a;
       contribution += sign * G[off + k]! * a;
     }
