@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../electron/common/paths.ts';
 import { buildProtocol, SOURCES, type ProtocolItem } from '../electron/model/data-protocol.ts';
 import { blockName, readBlocks, type FeatureBlock } from '../electron/model/generalisation/features.ts';
-import { buildLosoFolds, pairedDifference, scoredSet, setMetrics, type ScoredSet, type SetMetrics } from '../electron/model/generalisation/loso.ts';
+import { buildLosoFolds, type LosoFold, pairedDifference, scoredSet, setMetrics, type ScoredSet, type SetMetrics } from '../electron/model/generalisation/loso.ts';
 import { configBlocks, configViews, runLosoConfig, type LosoConfig, type MemberConfig } from '../electron/model/generalisation/loso-run.ts';
 import type { MatrixHeadSettings } from '../electron/model/generalisation/matrix-head.ts';
 import { prepareLesionCrop } from '../electron/model/generalisation/lesion-crop.ts';
@@ -131,6 +131,18 @@ function configs(): Record<string, LosoConfig[]> {
       { name: 'ensemble: 5 x MLP256 d0.5 l2=1e-3 (seeds), fusion mixed6', members: [0, 1, 2, 3, 4].map((k) => ({ blocks: fusion6, head: mlp(256, 0.5, 1e-3, DEFAULT_TRAIN_SETTINGS.seed + 101 * k) })) },
       { name: 'ensemble: LR fusion mixed5 + mixed6 + mixed7', members: (['mixed5', 'mixed6', 'mixed7'] as const).map((l) => ({ blocks: [INC(l), MOB()], head: LR })) },
     ],
+    regularise: [
+      one('fusion mixed6, LR l2=1e-1', fusion6, lr(1e-1)),
+      one('InceptionV3 mixed6, LR l2=1e-2', [INC('mixed6')], lr(1e-2)),
+      one('MobileNetV2, LR l2=1e-2', [MOB()], lr(1e-2)),
+      one('fusion mixed5+6+7, LR l2=1e-2', [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()], lr(1e-2)),
+    ],
+    late: [
+      { name: 'late fusion: LR mixed6 + LR MobileNetV2 (mean logit)', members: [{ blocks: [INC('mixed6')], head: LR }, { blocks: [MOB()], head: LR }] },
+      { name: 'late fusion: LR mixed5 + LR mixed6 + LR MobileNetV2', members: [{ blocks: [INC('mixed5')], head: LR }, { blocks: [INC('mixed6')], head: LR }, { blocks: [MOB()], head: LR }] },
+      { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
+    ],
+    metadataBase: [one('fusion mixed6 avg, LR', [INC('mixed6'), MOB()])],
     metadata: [
       one('fusion mixed6 LR + metadata (dropout), given', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'given' } }),
       one('fusion mixed6 LR + metadata (dropout), hidden at test', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'hidden' } }),
@@ -160,19 +172,27 @@ function completeItems(items: readonly ProtocolItem[], blocks: readonly FeatureB
   return items.filter((_, k) => !m.missing.has(k));
 }
 
+/** In-domain validation folds (standard protocol): for the metadata lever, which LOSO cannot measure here. */
+async function inDomainFolds(): Promise<LosoFold[]> {
+  const p = await buildProtocol();
+  const train = p.items.filter((i) => i.role === 'train');
+  return (['ham10000', 'isic9'] as const).map((s) => ({ holdOut: s, train, test: p.items.filter((i) => i.evalSet === `val:${s}`) }));
+}
+
 program
   .command('levers')
   .option('--group <list>', `groups: ${Object.keys(configs()).join(',')} or all`, 'all')
   .option('--only <names>', 'only configurations whose name contains one of these (|-separated)')
+  .option('--in-domain', 'instead of LOSO: train on the standard training split, score the HAM10000 and ISIC 9-class validation slices')
   .option('--common <groups>', 'restrict every fold to images having the features of these groups too (same images across tables)', '')
-  .action(async (o: { group: string; only?: string; common: string }) => {
+  .action(async (o: { group: string; only?: string; common: string; inDomain?: boolean }) => {
     const all = configs();
     const groups = o.group === 'all' ? Object.keys(all) : o.group.split(',');
     let runs = groups.flatMap((g) => all[g] ?? []);
     if (o.only) runs = runs.filter((c) => o.only!.split('|').some((n) => c.name.includes(n)));
     const commonGroups = o.common ? o.common.split(',') : [];
     const blocks = [...new Map([...runs, ...commonGroups.flatMap((g) => all[g] ?? [])].flatMap(configBlocks).map((b) => [blockName(b), b])).values()];
-    const folds = await buildLosoFolds();
+    const folds = o.inDomain ? await inDomainFolds() : await buildLosoFolds();
     const metadata = loadSharedMetadata();
     mkdirSync(logitsDir(), { recursive: true });
     console.log(`| configuration | ${folds.map((f) => `${f.holdOut} AUC [CI] / spec@90 [CI]`).join(' | ')} | s |`);
@@ -192,11 +212,31 @@ program
         const m = setMetrics(set);
         cells.push(`${fmtCi(m)} (n=${m.n}, mel=${m.melanoma})`);
         record[f.holdOut] = m;
-        writeFileSync(join(logitsDir(), `${slug(config.name)}--${f.holdOut}.json`), JSON.stringify(set));
+        writeFileSync(join(logitsDir(), `${o.inDomain ? 'indomain-' : ''}${slug(config.name)}--${f.holdOut}.json`), JSON.stringify(set));
       }
       const s = (performance.now() - t0) / 1000;
       console.log(`| ${config.name} | ${cells.join(' | ')} | ${s.toFixed(0)} |`);
-      appendFileSync(cacheDir('experiments', 'loso.jsonl'), JSON.stringify({ ...record, seconds: s }) + '\n');
+      appendFileSync(cacheDir('experiments', 'loso.jsonl'), JSON.stringify({ ...record, inDomain: Boolean(o.inDomain), seconds: s }) + '\n');
+    }
+  });
+
+program
+  .command('table')
+  .description('markdown table of the latest stored result of each configuration (from loso.jsonl), in run order')
+  .option('--in-domain', 'the in-domain validation results instead of LOSO')
+  .option('--only <names>', 'only configurations whose name contains one of these (|-separated)')
+  .action((o: { inDomain?: boolean; only?: string }) => {
+    const rows = readFileSync(cacheDir('experiments', 'loso.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown> & { name: string; inDomain?: boolean });
+    const latest = new Map<string, (typeof rows)[number]>();
+    for (const r of rows) if (Boolean(r.inDomain) === Boolean(o.inDomain) && (!o.only || o.only.split('|').some((n) => r.name.includes(n)))) latest.set(r.name, r);
+    const sets = o.inDomain ? ['ham10000', 'isic9'] : [...SOURCES];
+    const f = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
+    console.log(`| configuration | ${sets.map((s) => `${s} AUC [95% CI] | ${s} spec@90 [95% CI]`).join(' | ')} | mean AUC |`);
+    console.log(`|---|${sets.map(() => '---|---|').join('')}---|`);
+    for (const r of latest.values()) {
+      const ms = sets.map((s) => r[s] as SetMetrics);
+      const cells = ms.map((m) => `${f(m.auc)} [${f(m.aucCi[0])}, ${f(m.aucCi[1])}] | ${f(m.spec90)} [${f(m.spec90Ci[0])}, ${f(m.spec90Ci[1])}]`);
+      console.log(`| ${r.name} | ${cells.join(' | ')} | ${f(ms.reduce((a, m) => a + m.auc, 0) / ms.length)} |`);
     }
   });
 
@@ -205,11 +245,12 @@ program
   .description('paired bootstrap differences (a - b) of AUC and spec@90 from stored LOSO logits')
   .requiredOption('--a <name>')
   .requiredOption('--b <name>')
-  .action((o: { a: string; b: string }) => {
+  .option('--in-domain', 'compare the in-domain validation logits')
+  .action((o: { a: string; b: string; inDomain?: boolean }) => {
     const f = (v: number): string => (v >= 0 ? '+' : '') + v.toFixed(3);
     const cells: string[] = [];
-    for (const holdOut of SOURCES) {
-      const read = (n: string): ScoredSet => JSON.parse(readFileSync(join(logitsDir(), `${slug(n)}--${holdOut}.json`), 'utf8')) as ScoredSet;
+    for (const holdOut of o.inDomain ? (['ham10000', 'isic9'] as const) : SOURCES) {
+      const read = (n: string): ScoredSet => JSON.parse(readFileSync(join(logitsDir(), `${o.inDomain ? 'indomain-' : ''}${slug(n)}--${holdOut}.json`), 'utf8')) as ScoredSet;
       const a = read(o.a);
       const b = read(o.b);
       const dAuc = pairedDifference(a, b);
