@@ -137,6 +137,14 @@ function configs(): Record<string, LosoConfig[]> {
       one('MobileNetV2, LR l2=1e-2', [MOB()], lr(1e-2)),
       one('fusion mixed5+6+7, LR l2=1e-2', [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()], lr(1e-2)),
     ],
+    regularise2: [
+      one('fusion mixed6, LR l2=3e-1', fusion6, lr(3e-1)),
+      one('fusion mixed6, LR l2=1', fusion6, lr(1)),
+      one('fusion mixed5+6+7, LR l2=1e-1', [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()], lr(1e-1)),
+      one('fusion mixed6, MLP64 d0.5 l2=1e-1', fusion6, mlp(64, 0.5, 1e-1)),
+      one('fusion mixed6 (MobileNetV2 lesion crop), LR l2=1e-1', [INC('mixed6'), MOB('avg', 'none', 'lesion')], lr(1e-1)),
+      one('fusion mixed6 (MobileNetV2 Shades of Gray), LR l2=1e-1', [INC('mixed6'), MOB('avg', 'shades_of_gray')], lr(1e-1)),
+    ],
     late: [
       { name: 'late fusion: LR mixed6 + LR MobileNetV2 (mean logit)', members: [{ blocks: [INC('mixed6')], head: LR }, { blocks: [MOB()], head: LR }] },
       { name: 'late fusion: LR mixed5 + LR mixed6 + LR MobileNetV2', members: [{ blocks: [INC('mixed5')], head: LR }, { blocks: [INC('mixed6')], head: LR }, { blocks: [MOB()], head: LR }] },
