@@ -6,11 +6,12 @@
  */
 import sharp from 'sharp';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../electron/common/paths.ts';
+import { CAM_BASELINE_FORMAT, MeanMapAccumulator, expectedMeta, saveCamBaseline } from '../../electron/model/cam-baseline.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
 import { FusionHead } from '../../electron/model/head.ts';
 import { calibrate, tierOf, type ModelManifest } from '../../electron/model/manifest.ts';
@@ -175,6 +176,49 @@ describe.skipIf(!available)('classifier on real images (random head)', () => {
     const ok = await classifier.classifyFile(melanoma);
     expect(ok.classification.pMalignant).toBeGreaterThan(0);
   });
+
+  it('loads the reference feature maps shipped beside the manifest and explains against them', async () => {
+    expect(classifier.camBaseline).toBeUndefined(); // none in the model folder yet
+    const benign = join(fixtures, 'benign', readdirSync(join(fixtures, 'benign')).sort()[1]!);
+    const inc = new MeanMapAccumulator();
+    const mob = new MeanMapAccumulator();
+    for (const f of [benign, melanoma]) {
+      const s = await classifier.scoreViews(await classifier.prepareFile(f), ['identity']);
+      inc.add(s.features.inception);
+      mob.add(s.features.mobilenet);
+    }
+    const withBaseline = join(dir, 'model-with-baseline');
+    await cp(join(dir, 'model'), withBaseline, { recursive: true });
+    await saveCamBaseline(withBaseline, {
+      inception: inc.mean(),
+      mobilenet: mob.mean(),
+      meta: {
+        format: CAM_BASELINE_FORMAT,
+        ...expectedMeta(manifest, 'mixed6'),
+        inceptionShape: inc.mean().shape,
+        mobilenetShape: mob.mean().shape,
+        images: 2,
+        views: ['identity'],
+        source: 'test',
+        createdAt: 'now',
+      },
+    });
+    const c2 = await createClassifier({ modelDir: withBaseline });
+    try {
+      expect(c2.camBaseline?.meta.images).toBe(2);
+      const scored = await c2.scoreViews(await c2.prepareFile(melanoma));
+      const a = c2.camMaps(scored, 'malignant');
+      const b = c2.camMaps(scored, 'malignant', 'gradcam', false);
+      expect(a.contributions.mobilenet_v2).not.toBeCloseTo(b.contributions.mobilenet_v2!, 3);
+      expect(Array.from(a.maps.fused!.data)).not.toEqual(Array.from(b.maps.fused!.data));
+      // The probability does not depend on how it is explained.
+      const r1 = await c2.classifyFile(melanoma, { cam: true });
+      const r0 = await classifier.classifyFile(melanoma);
+      expect(r1.classification.pMalignant).toBeCloseTo(r0.classification.pMalignant, 9);
+    } finally {
+      await c2.dispose();
+    }
+  }, 120_000);
 
   it('concurrent calls give the same results as one at a time', async () => {
     const benign = join(fixtures, 'benign', readdirSync(join(fixtures, 'benign')).sort()[0]!);
