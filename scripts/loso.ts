@@ -150,6 +150,13 @@ function configs(): Record<string, LosoConfig[]> {
       { name: 'late fusion: LR mixed5 + LR mixed6 + LR MobileNetV2', members: [{ blocks: [INC('mixed5')], head: LR }, { blocks: [INC('mixed6')], head: LR }, { blocks: [MOB()], head: LR }] },
       { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
     ],
+    late2: [
+      { name: 'late fusion l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1e-1) })) },
+      { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 (InceptionV3 only)', members: [INC('mixed5'), INC('mixed6'), INC('mixed7')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
+      { name: 'late fusion MLP64 d0.5: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5) })) },
+      { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 + MobileNetV2 lesion crop', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), MOB('avg', 'none', 'lesion')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
+      { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 Shades of Gray', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB('avg', 'shades_of_gray')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
+    ],
     metadataBase: [one('fusion mixed6 avg, LR', [INC('mixed6'), MOB()])],
     metadata: [
       one('fusion mixed6 LR + metadata (dropout), given', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'given' } }),
