@@ -6,7 +6,7 @@
 import type { ProtocolItem } from '../data-protocol.ts';
 import { trainingTarget } from '../experiment.ts';
 import { fitNormalisation } from '../train-head.ts';
-import { hstack, readBlocks, selectRows, type FeatureBlock } from './features.ts';
+import { hstack, readBlocks, selectRows, type BlockReader, type FeatureBlock } from './features.ts';
 import type { LosoFold } from './loso.ts';
 import { matrixLogits, trainMatrixHead, type MatrixHeadSettings } from './matrix-head.ts';
 import { metadataDropout, metadataMatrix, METADATA_WIDTH, observedFields, type PatientMetadata } from './metadata.ts';
@@ -50,12 +50,14 @@ export function configViews(c: LosoConfig): string[] {
 
 export interface RunContext {
   readonly metadata?: ReadonlyMap<string, PatientMetadata>;
+  /** Where feature blocks are read from (default: the feature caches). */
+  readonly reader?: (b: FeatureBlock) => BlockReader;
 }
 
 async function runMember(member: MemberConfig, train: readonly ProtocolItem[], test: readonly ProtocolItem[], ctx: RunContext): Promise<Map<string, number>> {
   const targets = train.map((i) => trainingTarget(i, { otherMalignant: 'exclude' }));
   const trainable = train.filter((_, k) => targets[k] !== undefined);
-  const m = readBlocks(member.blocks, trainable.map((i) => i.sha256), 'identity');
+  const m = readBlocks(member.blocks, trainable.map((i) => i.sha256), 'identity', ctx.reader);
   const keep = trainable.map((_, k) => k).filter((k) => !m.missing.has(k));
   const labels = keep.map((k) => (trainable[k]!.label === 'malignant' ? 1 : 0));
   let x = selectRows(m.x, m.width, keep);
@@ -77,7 +79,7 @@ async function runMember(member: MemberConfig, train: readonly ProtocolItem[], t
   try {
     const sums = new Map<string, number[]>();
     for (const view of member.tta ?? ['identity']) {
-      const t = readBlocks(member.blocks, test.map((i) => i.sha256), view);
+      const t = readBlocks(member.blocks, test.map((i) => i.sha256), view, ctx.reader);
       let tx = t.x;
       let tw = t.width;
       if (member.domainNorm) standardiseRows(tx, tw, test.map((_, k) => k).filter((k) => !t.missing.has(k)));
