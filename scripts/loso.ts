@@ -157,6 +157,10 @@ function configs(): Record<string, LosoConfig[]> {
       { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 + MobileNetV2 lesion crop', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), MOB('avg', 'none', 'lesion')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
       { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 Shades of Gray', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB('avg', 'shades_of_gray')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
     ],
+    final: [
+      one('shipped fusion-v1 recipe: fusion mixed6, MLP256 d0.5 l2=1e-4 (no TTA)', fusion6, mlp(256, 0.5, 1e-4)),
+      { name: 'late fusion l2=1: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1) })) },
+    ],
     metadataBase: [one('fusion mixed6 avg, LR', [INC('mixed6'), MOB()])],
     metadata: [
       one('fusion mixed6 LR + metadata (dropout), given', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'given' } }),
