@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { projectRoot } from '../common/paths.ts';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { registerBatch } from './batch.ts';
 import { registerClassify } from './classify.ts';
 import { registerEvaluate } from './evaluate.ts';
@@ -18,6 +19,8 @@ export function buildProgram(): Command {
   const program = new Command('dermafuse')
     .description('Dermoscopy triage: InceptionV3 + MobileNetV2 fusion classifier with Grad-CAM (decision support, not a diagnosis)')
     .version(version)
+    // Program options only before the command name, so a command may have its own --version.
+    .enablePositionalOptions()
     .showHelpAfterError();
   registerClassify(program);
   registerBatch(program);
@@ -29,4 +32,9 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   await buildProgram().parseAsync(argv);
+}
+
+// Run directly (`npm run cli -- …` / `tsx electron/cli/main.ts`); bin/dermafuse.js imports it instead.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main(process.argv);
 }
