@@ -22,7 +22,7 @@ export interface TrainCliOptions {
   readonly data: string[];
   readonly out: string;
   readonly recipe?: string;
-  readonly version?: string;
+  readonly modelVersion?: string;
   readonly extract?: boolean;
   readonly holdout?: string;
   readonly fixtures?: string;
@@ -66,7 +66,7 @@ export async function runTrain(options: TrainCliOptions): Promise<number> {
     dataDir,
     out,
     recipe,
-    version: options.version ?? basename(out),
+    version: options.modelVersion ?? basename(out),
     extract: options.extract !== false,
     ...(options.holdout ? { holdOut: options.holdout as Source } : {}),
     fixturesDir: existsSync(fixturesDir) ? fixturesDir : undefined,
@@ -102,7 +102,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--data <folder...>', 'folder holding ham10000/, isic2017/, isic9/ (e.g. ../shared/data), or those folders')
     .requiredOption('--out <model-folder>', 'where to write head weights, manifest, plots')
     .option('--recipe <file>', 'JSON recipe overriding the shipped one (layers, pooling, head size, epochs, TTA, ...)')
-    .option('--version <name>', 'model version name (default: the output folder name)')
+    .option('--model-version <name>', 'model version name (default: the output folder name)')
     .option('--no-extract', 'do not extract missing features; images without cached features are left out and counted')
     .option('--holdout <source>', `leave-one-source-out build: ${SOURCES.join(' | ')} is only tested on`)
     .option('--fixtures <folder>', 'fixture set for stored predictions (default ../shared/data/fixtures)')
