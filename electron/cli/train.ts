@@ -36,7 +36,8 @@ export function resolveDataRoot(folders: readonly string[]): string {
   if (abs.length === 1 && isRoot(abs[0]!)) return abs[0]!;
   const parents = new Set(abs.map((f) => dirname(f)));
   const names = abs.map((f) => basename(f));
-  if (parents.size === 1 && names.every((n) => (SOURCES as readonly string[]).includes(n)) && isRoot([...parents][0]!)) return [...parents][0]!;
+  // The protocol needs all three sets; naming only some must not silently train on all of them.
+  if (parents.size === 1 && SOURCES.every((s) => names.includes(s)) && names.length === SOURCES.length && isRoot([...parents][0]!)) return [...parents][0]!;
   throw new Error(`--data must name the folder holding ${SOURCES.join('/, ')}/ (each with labels.csv), or those folders themselves; got ${folders.join(', ')}`);
 }
 
