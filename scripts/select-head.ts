@@ -14,7 +14,7 @@ import { DEFAULT_RECIPE, featureMatrix, runRecipe, type Recipe } from '../electr
 import { auc, specificityAtSensitivity } from '../electron/model/metrics.ts';
 
 const program = new Command()
-  .requiredOption('--stage <name>', 'taps | layers | branches | head | epochs | other | scaling | tta | one')
+  .requiredOption('--stage <name>', 'taps | layers | branches | head | epochs | other | scaling | tta | augment | one')
   .option('--base <json>', 'recipe fields overriding the default recipe', '{}')
   .option('--holdout <source>', 'leave-one-source-out: this source is not trained on')
   .option('--common-subset', 'train and score only images cached under every variant (e.g. a partial second scaling)')
@@ -48,6 +48,8 @@ function variants(stage: string): Record<string, Partial<Recipe>> {
       return { unit: { scaling: 'unit' }, symmetric: { scaling: 'symmetric' } };
     case 'tta':
       return { 'no TTA': { tta: ['identity'] }, 'identity+hflip': { tta: ['identity', 'hflip'] } };
+    case 'augment':
+      return { 'train on identity': { trainViews: ['identity'] }, 'train on identity + hflip': { trainViews: ['identity', 'hflip'] } };
     case 'one':
       return { base: {} };
     default:
