@@ -161,6 +161,13 @@ function configs(): Record<string, LosoConfig[]> {
       one('shipped fusion-v1 recipe: fusion mixed6, MLP256 d0.5 l2=1e-4 (no TTA)', fusion6, mlp(256, 0.5, 1e-4)),
       { name: 'late fusion l2=1: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1) })) },
     ],
+    ttaFusion: [
+      one('shipped fusion-v1 recipe with flip TTA: fusion mixed6, MLP256 d0.5 l2=1e-4, identity+hflip', fusion6, mlp(256, 0.5, 1e-4), { tta: ['identity', 'hflip'] }),
+      {
+        name: 'late fusion l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2, flip TTA',
+        members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1e-1), tta: ['identity', 'hflip'] })),
+      },
+    ],
     metadataBase: [one('fusion mixed6 avg, LR', [INC('mixed6'), MOB()])],
     metadata: [
       one('fusion mixed6 LR + metadata (dropout), given', fusion6, LR, { metadata: { allRate: 0.3, fieldRate: 0.2, atTest: 'given' } }),
