@@ -18,21 +18,13 @@ import sharp from 'sharp';
 import type { NormalisedMap } from './gradcam.ts';
 import { mapOnOriginal } from './overlay.ts';
 import type { CropBox } from './types.ts';
+import { seededRandom } from '../common/random.ts';
 
 export const DEFAULT_FRACTIONS: readonly number[] = [0, 0.05, 0.1, 0.2, 0.3, 0.5];
 export type Fill = 'blur' | 'grey';
 
-/** mulberry32: small, seeded, reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The draws of the deletion test's random baselines (scripts reuse it for their samples). */
+export const seeded = seededRandom;
 
 /** Average ranks (ties share their mean rank), 0-based. */
 function ranks(values: ArrayLike<number>): Float64Array {

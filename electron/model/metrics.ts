@@ -2,6 +2,9 @@
  * Binary classification metrics for melanoma (positive) vs benign (negative). Labels are 0/1,
  * scores are probabilities (or any monotone score for the threshold-free ones).
  */
+import { seededRandom } from '../common/random.ts';
+
+export { seededRandom };
 
 export type Labels = ArrayLike<number>;
 export type Scores = ArrayLike<number>;
@@ -172,17 +175,6 @@ export function expectedCalibrationError(probabilities: Scores, labels: Labels, 
   return ece;
 }
 
-/** mulberry32: a small seeded PRNG so bootstrap intervals are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface BootstrapOptions {
   iterations?: number;

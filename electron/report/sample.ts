@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { BatchItem, BatchJob, ImageRecord, Lesion, Patient, Prediction, Review, Visit } from '../common/domain.ts';
 import type { Tier } from '../model/types.ts';
 import type { BatchReportData, LesionReportData, ReportContext, ReportImage, VisitReportData } from './types.ts';
+import { seededRandom as mulberry32 } from '../common/random.ts';
 
 const ANCHORS: readonly (readonly [number, number, number])[] = [
   [68, 1, 84],
@@ -58,16 +59,6 @@ export async function syntheticOverlay(original: Buffer, seed = 1): Promise<Buff
   return img.composite([{ input: layer }]).png().toBuffer();
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const AT = '2026-11-28T08:00:00.000Z';
 const THRESHOLD = 0.35;

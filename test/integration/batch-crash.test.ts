@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGES_DIR_NAME, OVERLAYS_DIR_NAME } from '../../electron/store/data-dir.ts';
+import { seededRandom as rng } from '../../electron/common/random.ts';
 
 const DRIVER = fileURLToPath(new URL('../helpers/batch-crash-driver.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -27,17 +28,6 @@ const goodShas = new Set<string>();
 let goodFiles = 0;
 let badFiles = 0;
 
-/** mulberry32: small, seedable, good enough to pick kill moments. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface RunOutcome {
   readonly killed: boolean;

@@ -12,17 +12,8 @@ import {
 } from '../../electron/model/cam-baseline.ts';
 import { branchCam } from '../../electron/model/gradcam.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
+import { seededRandom as rng } from '../../electron/common/random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const H = 7;
 const W = 7;

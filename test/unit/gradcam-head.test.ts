@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { AnalyticHead } from '../../electron/model/gradcam-head.ts';
 import { FusionHead, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
+import { seededRandom as rng } from '../../electron/common/random.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function map(n: number, h: number, w: number, c: number, seed: number): FeatureMap {
   const r = rng(seed);

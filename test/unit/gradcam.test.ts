@@ -9,18 +9,8 @@ import {
 import { FusionHead, type HeadConfig } from '../../electron/model/head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 import { transformGrid, type View } from '../../electron/model/views.ts';
+import { seededRandom as rng } from '../../electron/common/random.ts';
 
-/** Deterministic pseudo-random numbers (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function noiseMap(h: number, w: number, c: number, seed: number, scale = 0.2): FeatureMap {
   const r = rng(seed);
