@@ -57,7 +57,7 @@ export interface AppServices {
 
 async function defaultClassifier(settings: Settings): Promise<Classifier> {
   const { createClassifier } = await import('./model/classifier.ts');
-  return createClassifier({ executionProvider: settings.executionProvider });
+  return createClassifier({ executionProvider: settings.executionProvider, operatingPoint: settings.thresholdPreset });
 }
 
 const CAMS: ClassifyOptions = { cam: true };
@@ -78,6 +78,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const loading = (options.loadClassifier ?? defaultClassifier)(store.settings.getAll()).then(
     (c) => {
       classifier = c;
+      // The preset may have changed while the model was loading.
+      c.setOperatingPoint?.(store.settings.getAll().thresholdPreset);
       modelStatus = 'ready';
       events.emit('model.status', { status: 'ready', modelVersion: c.modelVersion, error: null });
     },
@@ -120,6 +122,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
         modelError,
         intendedUse: INTENDED_USE,
         nativeDialogs: options.dialogs !== undefined,
+        ...(classifier?.operatingPoints ? { operatingPoints: classifier.operatingPoints } : {}),
       };
     },
 
@@ -135,6 +138,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
         pendingDataDir = dataDir;
       }
       store.settings.update(stored);
+      // Only the threshold depends on the preset, so it applies at once, without a reload.
+      if (stored.thresholdPreset !== undefined) classifier?.setOperatingPoint?.(stored.thresholdPreset);
       return settings();
     },
 

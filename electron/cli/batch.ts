@@ -11,6 +11,8 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { BatchProgress } from '../common/domain.ts';
 import { runBatch, type BatchResult } from '../batch/run-batch.ts';
+import type { OperatingPointName } from '../model/manifest.ts';
+import { operatingPointOption } from './operating-point.ts';
 import { createClassifier } from '../model/classifier.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
 import type { Classifier } from '../model/types.ts';
@@ -191,7 +193,7 @@ export function exitCodeOf(s: BatchCliSummary): number {
 
 export interface RegisterBatchDeps {
   /** Tests inject a classifier; the app's CLI loads the shipped model. */
-  readonly createClassifier?: (opts: { modelDir?: string; executionProvider?: ExecutionProviderChoice }) => Promise<Classifier>;
+  readonly createClassifier?: (opts: { modelDir?: string; executionProvider?: ExecutionProviderChoice; operatingPoint?: OperatingPointName }) => Promise<Classifier>;
 }
 
 export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): void {
@@ -207,6 +209,7 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
     .option('--no-cam', 'do not compute and store Grad-CAM overlays')
     .option('--model <folder>', 'model folder with manifest.json (default: the shipped model)')
     .option('--provider <ep>', `onnxruntime execution provider: ${EXECUTION_PROVIDERS.join(', ')}`)
+    .addOption(operatingPointOption())
     .option('--actor <name>', 'name recorded in the audit log (default: the OS user)')
     .option('--no-progress', 'no progress bar')
     .action(async (folder: string, opts: Record<string, unknown>) => {
@@ -230,6 +233,7 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
         classifier = await (deps.createClassifier ?? createClassifier)({
           modelDir: opts.model as string | undefined,
           executionProvider: provider as ExecutionProviderChoice | undefined,
+          operatingPoint: opts.operatingPoint as OperatingPointName,
         });
       } catch (error) {
         process.stderr.write(`dermafuse batch: cannot load the model: ${(error as Error).message}\n`);

@@ -14,6 +14,8 @@ import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
 import { isWalkError, walkImageFiles, type WalkEntry } from '../common/image-files.ts';
+import type { OperatingPointName } from '../model/manifest.ts';
+import { operatingPointOption } from './operating-point.ts';
 import { createClassifier, type CamOptions, type CamResult, type ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
@@ -241,6 +243,7 @@ export function registerClassify(program: Command): void {
     .option('--cam-branches', 'also write per-branch overlays (<name>.inception_v3.cam.png, <name>.mobilenet_v2.cam.png)')
     .option('--model <folder>', 'model folder with manifest.json (default: the shipped model)')
     .option('--provider <ep>', `onnxruntime execution provider: ${EXECUTION_PROVIDERS.join(', ')}`)
+    .addOption(operatingPointOption())
     .option('--no-progress', 'no progress bar')
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       const method = opts.camMethod as string;
@@ -251,7 +254,11 @@ export function registerClassify(program: Command): void {
       }
       let classifier: Classifier;
       try {
-        classifier = await createClassifier({ modelDir: opts.model as string | undefined, executionProvider: provider as ExecutionProviderChoice | undefined });
+        classifier = await createClassifier({
+          modelDir: opts.model as string | undefined,
+          executionProvider: provider as ExecutionProviderChoice | undefined,
+          operatingPoint: opts.operatingPoint as OperatingPointName,
+        });
       } catch (error) {
         process.stderr.write(`dermafuse classify: cannot load the model: ${(error as Error).message}\n`);
         process.exitCode = 2;

@@ -124,6 +124,10 @@ export const AppInfo = z.object({
   intendedUse: z.string(),
   /** Whether the shell can show native dialogs (folder picker, save-as); the test bridge cannot. */
   nativeDialogs: z.boolean(),
+  /** Validation sensitivity/specificity of each threshold preset, when the loaded model has presets. */
+  operatingPoints: z
+    .record(z.enum(['sensitive', 'balanced', 'specific']), z.object({ threshold: z.number(), valSensitivity: z.number(), valSpecificity: z.number() }))
+    .optional(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 

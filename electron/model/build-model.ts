@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chooseOperatingPoint, DEFAULT_TARGETS, fitTemperature } from './calibration.ts';
+import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitTemperature } from './calibration.ts';
 import { createClassifier } from './classifier.ts';
 import { buildProtocol, summarise, type Protocol, type ProtocolItem, type Source } from './data-protocol.ts';
 import { readLabelledFolder } from './datasets.ts';
@@ -18,6 +18,7 @@ import { headConfigOf, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experi
 import { extractFeatures } from './extract.ts';
 import { headBackend } from './head.ts';
 import { calibrate, type ModelManifest } from './manifest.ts';
+import { thresholdMetrics } from './metrics.ts';
 import { CROP_POLICY } from './extract.ts';
 import { reliabilitySvg, rocSvg, svgToPng, type CurveInput } from './plots.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, NSFWJS_INCEPTION_V3 } from './weights.ts';
@@ -60,6 +61,33 @@ function binaryValidation(items: readonly ProtocolItem[], logits: ReadonlyMap<st
   return out;
 }
 
+/**
+ * Sensitivity / specificity of every evaluation set at each preset: reported only (the presets
+ * were already fixed on validation data above).
+ */
+function operatingPointReport(
+  scored: readonly ProtocolItem[],
+  logits: ReadonlyMap<string, number>,
+  temperature: number,
+  points: Record<string, { threshold: number }>,
+): Record<string, Record<string, { sensitivity: number; specificity: number }>> {
+  const out: Record<string, Record<string, { sensitivity: number; specificity: number }>> = {};
+  for (const [name, point] of Object.entries(points)) {
+    out[name] = {};
+    for (const set of [...new Set(scored.map((i) => i.evalSet))].sort()) {
+      const members = scored.filter((i) => i.evalSet === set && i.label !== 'other_malignant' && logits.has(i.id));
+      if (members.length === 0) continue;
+      const m = thresholdMetrics(
+        members.map((i) => calibrate(logits.get(i.id)!, temperature)),
+        members.map((i) => (i.label === 'malignant' ? 1 : 0)),
+        point.threshold,
+      );
+      out[name][set] = { sensitivity: m.sensitivity, specificity: m.specificity };
+    }
+  }
+  return out;
+}
+
 export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   const log = options.log ?? (() => undefined);
   const { recipe } = options;
@@ -86,6 +114,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   const temperature = fitTemperature(val.logits, val.labels);
   const valP = val.logits.map((z) => calibrate(z, temperature));
   const op = chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
+  const operatingPoints = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
   log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
 
   const reports = evaluateSets(scored, run.logits, temperature, op.threshold);
@@ -130,9 +159,10 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     head: { file: 'head.json', pooling: recipe.pooling, branches: [...recipe.branches], inceptionLayer: recipe.inceptionLayer, hidden: [...recipe.hidden], dropout: recipe.dropout, config: headConfigOf(recipe), trainedOn: headBackend() },
     temperature,
     threshold: op.threshold,
+    operatingPoints,
     tiers,
     tta: [...recipe.tta],
-    metrics: { ...reports, other_malignant: others },
+    metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints) },
     training: {
       recipe,
       targets: DEFAULT_TARGETS,

@@ -3,7 +3,7 @@
  * temperature scaling of the head's logit, the threshold for a target sensitivity, and the
  * three-tier cut-offs.
  */
-import { rocCurve, thresholdForSensitivity, type Labels, type Scores } from './metrics.ts';
+import { rocCurve, thresholdForSensitivity, thresholdMetrics, type Labels, type Scores } from './metrics.ts';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
@@ -88,4 +88,47 @@ export function chooseOperatingPoint(probabilities: Scores, labels: Labels, targ
     else if (1 - p.fpr < targets.highSpecificity) break;
   }
   return { threshold, reviewAt, highAt };
+}
+
+export const OPERATING_POINT_NAMES = ['sensitive', 'balanced', 'specific'] as const;
+export type OperatingPointName = (typeof OPERATING_POINT_NAMES)[number];
+
+export interface NamedOperatingPoint {
+  threshold: number;
+  valSensitivity: number;
+  valSpecificity: number;
+}
+
+/** Specificity the 'specific' preset must keep on validation data. */
+export const SPECIFIC_PRESET_SPECIFICITY = 0.9;
+
+/**
+ * The three presets a clinic can choose, all from calibrated VALIDATION probabilities:
+ * 'sensitive' is the shipped rule (sensitivity >= targets.sensitivity), 'balanced' maximises
+ * Youden's J (sensitivity + specificity - 1), 'specific' is the lowest threshold keeping
+ * specificity >= SPECIFIC_PRESET_SPECIFICITY (so it misses as few melanomas as that allows).
+ */
+export function chooseOperatingPoints(
+  probabilities: Scores,
+  labels: Labels,
+  targets: OperatingPointTargets = DEFAULT_TARGETS,
+): Record<OperatingPointName, NamedOperatingPoint> {
+  const at = (threshold: number): NamedOperatingPoint => {
+    const m = thresholdMetrics(probabilities, labels, threshold);
+    return { threshold, valSensitivity: m.sensitivity, valSpecificity: m.specificity };
+  };
+  const roc = rocCurve(probabilities, labels).filter((p) => Number.isFinite(p.threshold));
+  let balanced = roc[0]!;
+  // Walking down from the top, a tie keeps the higher threshold (fewer referrals for the same J).
+  for (const p of roc) if (p.tpr - p.fpr > balanced.tpr - balanced.fpr) balanced = p;
+  let specific = roc[0]!;
+  for (const p of roc) {
+    if (1 - p.fpr >= SPECIFIC_PRESET_SPECIFICITY) specific = p;
+    else break;
+  }
+  return {
+    sensitive: at(thresholdForSensitivity(probabilities, labels, targets.sensitivity)),
+    balanced: at(balanced.threshold),
+    specific: at(specific.threshold),
+  };
 }

@@ -26,7 +26,7 @@ import {
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
-import { calibrate, loadManifest, manifestPath, shippedModelDir, tierOf, type ModelManifest } from './manifest.ts';
+import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';
 import { overlayPng, rawMapPng } from './overlay.ts';
 import type { ColormapName } from './colormap.ts';
 import { decodeOriented, prepareBuffer, prepareImage, type PreprocessOptions } from './preprocess.ts';
@@ -63,6 +63,8 @@ export interface ClassifierOptions {
    * the manifest when present; null: none (plain Grad-CAM).
    */
   readonly camBaseline?: CamBaseline | null;
+  /** Which of the manifest's presets labels images (default 'sensitive', the manifest's own threshold). */
+  readonly operatingPoint?: OperatingPointName;
 }
 
 export type HeadEngine = 'analytic' | 'tfjs';
@@ -168,6 +170,7 @@ export class FusionClassifier implements Classifier {
   private readonly queue = new SerialQueue();
   private readonly analytic: AnalyticHead | undefined;
   private disposed = false;
+  private preset: OperatingPointName = 'sensitive';
 
   /** Reference maps subtracted in Grad-CAM, when the model ships them. */
   readonly camBaseline: CamBaseline | undefined;
@@ -194,6 +197,24 @@ export class FusionClassifier implements Classifier {
     this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
     this.analytic = engine === 'analytic' ? AnalyticHead.from(head) : undefined;
     this.backend = { backbones: backbones.executionProvider, head: this.analytic ? 'analytic-js' : `tfjs-${headBackend()}` };
+  }
+
+  /** The preset now labelling images; switching needs no reload (only the threshold changes). */
+  get operatingPoint(): OperatingPointName {
+    return this.preset;
+  }
+
+  /** The threshold the label uses: the chosen preset's, or the manifest's single one when it has no presets. */
+  get threshold(): number {
+    return thresholdFor(this.manifest, this.preset);
+  }
+
+  get operatingPoints(): ModelManifest['operatingPoints'] {
+    return this.manifest.operatingPoints;
+  }
+
+  setOperatingPoint(preset: OperatingPointName): void {
+    this.preset = preset;
   }
 
   private headLogits(inception: FeatureMap, mobilenet: FeatureMap): Float32Array {
@@ -301,13 +322,14 @@ export class FusionClassifier implements Classifier {
 
   private classification(logits: Float32Array, timingsMs: Record<string, number>): Classification {
     const { p, pRaw, uncertainty } = aggregateViews(logits, this.manifest.temperature);
+    const threshold = this.threshold;
     return {
       pMalignant: p,
       pMalignantRaw: pRaw,
-      label: p >= this.manifest.threshold ? 'malignant' : 'benign',
+      label: p >= threshold ? 'malignant' : 'benign',
       tier: tierOf(p, this.manifest.tiers),
       uncertainty,
-      threshold: this.manifest.threshold,
+      threshold,
       modelVersion: this.modelVersion,
       backend: this.backend,
       timingsMs,
@@ -418,5 +440,7 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
     if (!opts.backbones) await backbones.dispose();
     throw e;
   }
-  return new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine, camBaseline);
+  const classifier = new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine, camBaseline);
+  if (opts.operatingPoint) classifier.setOperatingPoint(opts.operatingPoint);
+  return classifier;
 }

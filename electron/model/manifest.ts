@@ -21,6 +21,16 @@ const BinaryMetrics = z
   })
   .catchall(z.unknown());
 
+const NamedOperatingPoint = z.object({
+  threshold: z.number().min(0).max(1),
+  valSensitivity: z.number().min(0).max(1),
+  valSpecificity: z.number().min(0).max(1),
+});
+
+/** The operating-point presets a clinic can choose between (Settings.thresholdPreset). */
+export const OperatingPointName = z.enum(['sensitive', 'balanced', 'specific']);
+export type OperatingPointName = z.infer<typeof OperatingPointName>;
+
 export const ModelManifest = z.object({
   version: z.string().min(1),
   createdAt: z.string(),
@@ -52,6 +62,13 @@ export const ModelManifest = z.object({
   temperature: z.number().positive(),
   /** Operating threshold on the calibrated probability: label 'malignant' when p >= threshold. */
   threshold: z.number().min(0).max(1),
+  /**
+   * Presets chosen on validation data; optional so older manifests still load. `threshold` above
+   * stays equal to `sensitive` (the default preset) for readers that know only it.
+   */
+  operatingPoints: z
+    .object({ sensitive: NamedOperatingPoint, balanced: NamedOperatingPoint, specific: NamedOperatingPoint })
+    .optional(),
   /** low: p < reviewAt; review: reviewAt <= p < highAt; high: p >= highAt. */
   tiers: z
     .object({ reviewAt: z.number().min(0).max(1), highAt: z.number().min(0).max(1) })
@@ -112,6 +129,11 @@ export function tierOf(p: number, tiers: ModelManifest['tiers']): 'low' | 'revie
   if (p >= tiers.highAt) return 'high';
   if (p >= tiers.reviewAt) return 'review';
   return 'low';
+}
+
+/** The threshold of a preset; the manifest's single threshold when it predates presets. */
+export function thresholdFor(manifest: Pick<ModelManifest, 'threshold' | 'operatingPoints'>, preset: OperatingPointName = 'sensitive'): number {
+  return manifest.operatingPoints?.[preset].threshold ?? manifest.threshold;
 }
 
 /** Calibrated probability from the head's logit (temperature scaling). */

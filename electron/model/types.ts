@@ -121,5 +121,9 @@ export interface Classifier {
   readonly modelVersion: string;
   classifyFile(file: string, options?: ClassifyOptions): Promise<ClassifyResult>;
   classifyBuffer(bytes: Buffer, name: string, options?: ClassifyOptions): Promise<ClassifyResult>;
+  /** Switches the threshold preset without reloading; absent on classifiers with a single threshold. */
+  setOperatingPoint?(preset: 'sensitive' | 'balanced' | 'specific'): void;
+  /** The presets' validation numbers (for the settings screen), when the model has them. */
+  readonly operatingPoints?: Readonly<Record<'sensitive' | 'balanced' | 'specific', { threshold: number; valSensitivity: number; valSpecificity: number }>>;
   dispose(): Promise<void>;
 }
