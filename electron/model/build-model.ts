@@ -115,6 +115,10 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   const valP = val.logits.map((z) => calibrate(z, temperature));
   const op = chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
   const operatingPoints = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
+  for (const [name, point] of Object.entries(operatingPoints)) {
+    // Outside the review band a preset would label a 'high' image benign (or a 'low' one malignant).
+    if (point.threshold < op.reviewAt || point.threshold > op.highAt) log(`warning: preset ${name} (threshold ${point.threshold.toFixed(4)}) lies outside the review tier ${op.reviewAt.toFixed(4)}..${op.highAt.toFixed(4)}`);
+  }
   log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
 
   const reports = evaluateSets(scored, run.logits, temperature, op.threshold);
