@@ -9,72 +9,33 @@
  */
 import { parseArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
-import { CAM_BASELINE_FORMAT, MeanMapAccumulator, expectedMeta, saveCamBaseline } from '../electron/model/cam-baseline.ts';
-import { createClassifier } from '../electron/model/classifier.ts';
-import { buildProtocol } from '../electron/model/data-protocol.ts';
-import { seeded } from '../electron/model/faithfulness.ts';
-import { loadManifest, shippedModelDir } from '../electron/model/manifest.ts';
-import { VIEWS, type View } from '../electron/model/views.ts';
+import { CAM_BASELINE_DEFAULTS, buildCamBaseline } from '../electron/model/cam-baseline-build.ts';
+import { shippedModelDir } from '../electron/model/manifest.ts';
+import type { View } from '../electron/model/views.ts';
 
 const { values } = parseArgs({
   options: {
     model: { type: 'string' },
-    images: { type: 'string', default: '160' },
-    views: { type: 'string', default: 'identity,hflip,vflip,rot180' },
-    seed: { type: 'string', default: '11' },
+    images: { type: 'string', default: String(CAM_BASELINE_DEFAULTS.images) },
+    views: { type: 'string', default: CAM_BASELINE_DEFAULTS.views.join(',') },
+    seed: { type: 'string', default: String(CAM_BASELINE_DEFAULTS.seed) },
   },
 });
 const modelDir = values.model ?? shippedModelDir();
-const manifest = loadManifest(modelDir);
 const views = values.views!.split(',').map((v) => v.trim()) as View[];
-for (const v of views) if (!(VIEWS as readonly string[]).includes(v)) throw new Error(`unknown view ${v}`);
-const count = Number(values.images);
 
-const protocol = await buildProtocol();
-const train = protocol.items.filter((i) => i.role === 'train').sort((a, b) => a.id.localeCompare(b.id));
-const r = seeded(Number(values.seed));
-for (let i = train.length - 1; i > 0; i--) {
-  const j = Math.floor(r() * (i + 1));
-  [train[i], train[j]] = [train[j]!, train[i]!];
-}
-const chosen = train.slice(0, count);
-
-const classifier = await createClassifier({ modelDir, camBaseline: null });
-const inc = new MeanMapAccumulator();
-const mob = new MeanMapAccumulator();
 const bar = new SingleBar({ format: 'cam baseline [{bar}] {value}/{total} | ETA {eta_formatted}', stream: process.stderr });
-bar.start(chosen.length, 0);
-let failed = 0;
-for (const [n, item] of chosen.entries()) {
-  try {
-    const prepared = await classifier.prepareFile(item.file);
-    const scored = await classifier.scoreViews(prepared, views);
-    inc.add(scored.features.inception);
-    mob.add(scored.features.mobilenet);
-  } catch {
-    failed++;
-  }
-  bar.update(n + 1);
-}
-bar.stop();
-const inception = inc.mean();
-const mobilenet = mob.mean();
-const bySource: Record<string, number> = {};
-for (const c of chosen) bySource[c.source] = (bySource[c.source] ?? 0) + 1;
-await saveCamBaseline(modelDir, {
-  inception,
-  mobilenet,
-  meta: {
-    format: CAM_BASELINE_FORMAT,
-    ...expectedMeta(manifest, manifest.head.inceptionLayer ?? classifier.head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!),
-    inceptionShape: inception.shape,
-    mobilenetShape: mobilenet.shape,
-    images: chosen.length - failed,
-    views,
-    source: `data protocol training role, seeded sample (seed ${values.seed}): ${JSON.stringify(bySource)}`,
-    createdAt: new Date().toISOString(),
+const { baseline, used, failed } = await buildCamBaseline(modelDir, {
+  images: Number(values.images),
+  views,
+  seed: Number(values.seed),
+  onProgress: (done, total) => {
+    if (done === 1) bar.start(total, done);
+    bar.update(done);
+    if (done >= total) bar.stop();
   },
 });
+const { inception, mobilenet } = baseline;
 
 function energy(map: { data: Float32Array; shape: readonly number[] }): { rows: number[]; cols: number[] } {
   const [, h, w, c] = map.shape as [number, number, number, number];
@@ -95,5 +56,4 @@ for (const [name, map] of [['InceptionV3', inception], ['MobileNetV2', mobilenet
   process.stdout.write(`${name} mean activation by row:    ${e.rows.map((v) => v.toFixed(3)).join(' ')}\n`);
   process.stdout.write(`${name} mean activation by column: ${e.cols.map((v) => v.toFixed(3)).join(' ')}\n`);
 }
-process.stdout.write(`wrote ${modelDir}/cam-baseline.{json,bin} from ${chosen.length - failed} images x ${views.length} views (${failed} failed)\n`);
-await classifier.dispose();
+process.stdout.write(`wrote ${modelDir}/cam-baseline.{json,bin} from ${used} images x ${views.length} views (${failed} failed)\n`);

@@ -12,6 +12,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sharedDir } from '../common/paths.ts';
+import { buildCamBaseline } from '../model/cam-baseline-build.ts';
 import { buildModel } from '../model/build-model.ts';
 import { SOURCES, type Source } from '../model/data-protocol.ts';
 import { formatSetTable } from '../model/evaluation.ts';
@@ -27,6 +28,8 @@ export interface TrainCliOptions {
   readonly holdout?: string;
   readonly fixtures?: string;
   readonly json?: boolean;
+  /** false: skip the Grad-CAM reference maps (commander's --no-cam-baseline). */
+  readonly camBaseline?: boolean;
 }
 
 /** The folder holding ham10000/, isic2017/ and isic9/, from either that folder or the set folders. */
@@ -86,6 +89,20 @@ export async function runTrain(options: TrainCliOptions): Promise<number> {
       }
     },
   });
+  if (options.camBaseline !== false) {
+    // Grad-CAM subtracts these maps; without them a retrained model would explain with stale ones.
+    const camBar = new SingleBar({ format: 'cam baseline |{bar}| {value}/{total} eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic);
+    const cam = await buildCamBaseline(out, {
+      protocol: result.protocol,
+      onProgress: (done, total) => {
+        if (options.json) return;
+        if (done === 1) camBar.start(total, done);
+        camBar.update(done);
+        if (done >= total) camBar.stop();
+      },
+    });
+    log(`cam baseline: ${cam.used} training images x ${cam.baseline.meta.views.length} views (${cam.failed} failed) written beside the manifest`);
+  }
   if (options.json) {
     process.stdout.write(JSON.stringify({ out, manifest: result.manifest }, null, 2) + '\n');
   } else {
@@ -108,6 +125,7 @@ export function registerTrain(program: Command): void {
     .option('--holdout <source>', `leave-one-source-out build: ${SOURCES.join(' | ')} is only tested on`)
     .option('--fixtures <folder>', 'fixture set for stored predictions (default ../shared/data/fixtures)')
     .option('--json', 'machine-readable output')
+    .option('--no-cam-baseline', 'do not compute the Grad-CAM reference maps (cam-baseline.json/.bin) for the new model')
     .action(async (opts: TrainCliOptions) => {
       try {
         process.exitCode = await runTrain(opts);
