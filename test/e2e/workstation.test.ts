@@ -369,6 +369,11 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('settings-screen').waitFor();
     await expect(page.getByTestId('settings-clinic').inputValue()).resolves.toBe('Dermatology Clinic · Station 2');
     await expect(page.getByTestId('settings-threshold').inputValue()).resolves.toBe('balanced');
+    if (hasShippedModel) {
+      // The chosen preset's validation numbers come from the loaded model's manifest.
+      await page.getByTestId('settings-threshold-numbers').waitFor();
+      await expect(page.getByTestId('settings-threshold-numbers').textContent()).resolves.toMatch(/sensitivity \d+%, specificity \d+%/);
+    }
     await shot('09-settings');
 
     // The worklist across patients: riskiest first, filterable by tier, the review visible.

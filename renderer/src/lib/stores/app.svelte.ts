@@ -27,6 +27,13 @@ class AppState {
   listen(): () => void {
     return on('model.status', (status) => {
       if (this.info) this.info = { ...this.info, modelStatus: status.status, modelVersion: status.modelVersion, modelError: status.error };
+      // The presets' validation numbers come with the loaded model, so ask for them once it is ready.
+      if (status.status === 'ready') {
+        call('app.info', {}).then(
+          (info) => (this.info = info),
+          () => undefined,
+        );
+      }
     });
   }
 }
