@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { modelsDir, sharedDir } from '../../electron/common/paths.ts';
 import type { Classifier } from '../../electron/model/types.ts';
 import { buildRenderer, hasChromium, launchChromium, NO_CHROMIUM_REASON, screenshotsDir, startWorkstation, type Workstation } from './harness.ts';
+import { testManifest } from '../helpers/test-manifest.ts';
 
 const fixtures = sharedDir('data', 'fixtures');
 const mobilenetWeights = sharedDir('models', 'coral_tf2_mobilenet_v2_1.0_224_ptq.tflite');
@@ -40,22 +41,7 @@ async function loadModel(scratch: string): Promise<Classifier> {
   const head = FusionHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [32], dropout: 0, inceptionLayer: 'mixed6' }, 17);
   await head.save(dir);
   head.dispose();
-  const manifest = {
-    version: 'e2e-random-head',
-    createdAt: '2026-01-01T00:00:00Z',
-    backbones: {
-      inception_v3: { source: 'nsfwjs@4.4.0', sha256: 'n/a', layers: ['mixed6'], scaling: 'unit' },
-      mobilenet_v2: { source: 'coral', sha256: 'n/a' },
-    },
-    preprocess: { crop: 'centre_square', colorConstancy: 'none' },
-    head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [32], dropout: 0 },
-    temperature: 1,
-    threshold: 0.5,
-    tiers: { reviewAt: 0.3, highAt: 0.6 },
-    tta: ['identity', 'hflip'],
-    metrics: {},
-    training: {},
-  };
+  const manifest = testManifest({ version: 'e2e-random-head', temperature: 1, tiers: { reviewAt: 0.3, highAt: 0.6 }, tta: ['identity', 'hflip'] });
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   return createClassifier({ modelDir: dir });
 }

@@ -15,28 +15,14 @@ import { createClassifier, type FusionClassifier } from '../../electron/model/cl
 import { FusionHead } from '../../electron/model/head.ts';
 import type { ModelManifest } from '../../electron/model/manifest.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
+import { testManifest } from '../helpers/test-manifest.ts';
 
 const fixtures = sharedDir('data', 'fixtures');
 const weights = sharedDir('models', 'coral_tf2_mobilenet_v2_1.0_224_ptq.tflite');
 const available = existsSync(join(fixtures, 'labels.csv')) && existsSync(weights);
 if (!available) console.warn(`batch with the real classifier skipped: needs ${fixtures} and ${weights} (the shared data/weights folder)`);
 
-const randomHeadManifest: ModelManifest = {
-  version: 'test-random-head',
-  createdAt: '2026-01-01T00:00:00Z',
-  backbones: {
-    inception_v3: { source: 'nsfwjs@4.4.0', sha256: 'n/a', layers: ['mixed6'], scaling: 'unit' },
-    mobilenet_v2: { source: 'coral', sha256: 'n/a' },
-  },
-  preprocess: { crop: 'centre_square', colorConstancy: 'none' },
-  head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [16], dropout: 0 },
-  temperature: 1.5,
-  threshold: 0.5,
-  tiers: { reviewAt: 0.3, highAt: 0.7 },
-  tta: ['identity'],
-  metrics: {},
-  training: {},
-};
+const randomHeadManifest: ModelManifest = testManifest({ head: { hidden: [16] } });
 
 describe.skipIf(!available)('batch with the real classifier', () => {
   let dir: string;

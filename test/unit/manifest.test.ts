@@ -3,26 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { calibrate, loadManifest, ManifestError, tierOf } from '../../electron/model/manifest.ts';
+import { testManifest } from '../helpers/test-manifest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'manifest-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const valid = {
-  version: 'test-1',
-  createdAt: '2026-01-01T00:00:00Z',
-  backbones: {
-    inception_v3: { source: 'nsfwjs', sha256: 'a', layers: ['mixed6'], scaling: 'unit' },
-    mobilenet_v2: { source: 'coral', sha256: 'b' },
-  },
-  preprocess: { crop: 'centre', colorConstancy: 'none' },
-  head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], hidden: [64], dropout: 0.3 },
-  temperature: 1.5,
-  threshold: 0.3,
-  tiers: { reviewAt: 0.1, highAt: 0.6 },
-  tta: ['identity'],
-  metrics: {},
-  training: {},
-};
+const valid = testManifest({ version: 'test-1', threshold: 0.3, tiers: { reviewAt: 0.1, highAt: 0.6 }, head: { hidden: [64], dropout: 0.3 } });
 
 describe('loadManifest', () => {
   it('accepts a valid manifest', () => {

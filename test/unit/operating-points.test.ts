@@ -6,26 +6,12 @@ import { createAppServices } from '../../electron/app-services.ts';
 import { chooseOperatingPoints } from '../../electron/model/calibration.ts';
 import { loadManifest, ManifestError, thresholdFor, type OperatingPointName } from '../../electron/model/manifest.ts';
 import type { Classifier } from '../../electron/model/types.ts';
+import { testManifest } from '../helpers/test-manifest.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'operating-points-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const base = {
-  version: 'test-1',
-  createdAt: '2026-01-01T00:00:00Z',
-  backbones: {
-    inception_v3: { source: 'nsfwjs', sha256: 'a', layers: ['mixed6'], scaling: 'unit' },
-    mobilenet_v2: { source: 'coral', sha256: 'b' },
-  },
-  preprocess: { crop: 'centre', colorConstancy: 'none' },
-  head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], hidden: [64], dropout: 0.3 },
-  temperature: 1.5,
-  threshold: 0.3,
-  tiers: { reviewAt: 0.1, highAt: 0.6 },
-  tta: ['identity'],
-  metrics: {},
-  training: {},
-};
+const base = testManifest({ version: 'test-1', threshold: 0.3, tiers: { reviewAt: 0.1, highAt: 0.6 }, head: { hidden: [64], dropout: 0.3 } });
 const points = {
   sensitive: { threshold: 0.3, valSensitivity: 0.9, valSpecificity: 0.6 },
   balanced: { threshold: 0.4, valSensitivity: 0.8, valSpecificity: 0.8 },
