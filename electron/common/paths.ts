@@ -1,9 +1,14 @@
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The project root (where package.json lives), whether running from source or from dist/. */
-export const projectRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..', ...(import.meta.url.includes('/dist/') ? ['..'] : []));
+export const projectRoot = ((): string => {
+  const twoUp = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+  // Compiled: <root>/dist/electron/common; from source: <root>/electron/common.
+  return basename(twoUp) === 'dist' && existsSync(join(twoUp, '..', 'package.json')) ? resolve(twoUp, '..') : twoUp;
+})();
 
 /**
  * Derived artefacts (converted ONNX graphs, feature caches) live outside the repository so
