@@ -6,6 +6,7 @@ import { projectRoot } from '../../electron/common/paths.ts';
 import { percent, TIER_LABEL } from '../../renderer/src/lib/format.ts';
 import { hrefOf, parseHash, type Route } from '../../renderer/src/lib/routes.ts';
 import { colourise, INFERNO } from '../../renderer/src/lib/colormap.ts';
+import { MAX_VISIBLE_NOTICES, NoticeQueue, withNotice } from '../../renderer/src/lib/notice-queue.ts';
 
 describe('routes', () => {
   it('round-trips every screen through its hash', () => {
@@ -76,5 +77,85 @@ describe('colour contrast of the stylesheet (WCAG 2.x)', () => {
 
   it('white text on the accent (primary buttons) is at least 4.5:1', () => {
     expect(ratio('#ffffff', colour('accent'))).toBeGreaterThanOrEqual(4.5);
+  });
+});
+
+describe('notice queue', () => {
+  /** A fake clock: the queue's timers fire only when the test advances time. */
+  function fakeTimers() {
+    let now = 0;
+    const pending = new Map<number, { at: number; cb: () => void }>();
+    let next = 1;
+    return {
+      timers: {
+        set: (cb: () => void, ms: number) => {
+          pending.set(next, { at: now + ms, cb });
+          return next++;
+        },
+        clear: (h: unknown) => void pending.delete(h as number),
+      },
+      advance(ms: number) {
+        now += ms;
+        for (const [h, t] of [...pending]) {
+          if (t.at > now) continue;
+          pending.delete(h);
+          t.cb();
+        }
+      },
+      pendingCount: () => pending.size,
+    };
+  }
+
+  it('dismisses info and success after the delay, and keeps errors until dismissed', () => {
+    const clock = fakeTimers();
+    const queue = new NoticeQueue(() => undefined, clock.timers, 5_000);
+    queue.push('info', 'saved');
+    queue.push('success', 'exported');
+    const error = queue.push('error', 'failed');
+    clock.advance(4_999);
+    expect(queue.items.map((n) => n.text)).toEqual(['saved', 'exported', 'failed']);
+    clock.advance(1);
+    expect(queue.items.map((n) => n.text)).toEqual(['failed']);
+    clock.advance(60_000);
+    expect(queue.items.map((n) => n.text)).toEqual(['failed']);
+    queue.dismiss(error);
+    expect(queue.items).toEqual([]);
+  });
+
+  it('shows at most three, dropping the oldest info before any error', () => {
+    const clock = fakeTimers();
+    const queue = new NoticeQueue(() => undefined, clock.timers);
+    queue.push('error', 'e1');
+    queue.push('info', 'i1');
+    queue.push('info', 'i2');
+    queue.push('success', 's1');
+    expect(queue.items.map((n) => n.text)).toEqual(['e1', 'i2', 's1']);
+    queue.push('error', 'e2');
+    queue.push('error', 'e3');
+    expect(queue.items.map((n) => n.text)).toEqual(['e1', 'e2', 'e3']);
+    // Only errors left: the oldest error makes room, so the newest problem is always visible.
+    queue.push('error', 'e4');
+    expect(queue.items.map((n) => n.text)).toEqual(['e2', 'e3', 'e4']);
+    // No timer outlives its notice.
+    expect(clock.pendingCount()).toBe(0);
+    expect(withNotice([], { id: 1, kind: 'info', text: 'x' }, 1)).toHaveLength(1);
+  });
+
+  it('keeps a notice while it is held (hover or focus) and restarts its delay on release', () => {
+    const clock = fakeTimers();
+    const seen: number[] = [];
+    const queue = new NoticeQueue((items) => seen.push(items.length), clock.timers, 5_000);
+    const id = queue.push('info', 'read me');
+    clock.advance(4_000);
+    queue.hold(id);
+    clock.advance(10_000);
+    expect(queue.items).toHaveLength(1);
+    queue.release(id);
+    clock.advance(4_999);
+    expect(queue.items).toHaveLength(1);
+    clock.advance(1);
+    expect(queue.items).toHaveLength(0);
+    expect(seen).toEqual([1, 0]);
+    expect(MAX_VISIBLE_NOTICES).toBe(3);
   });
 });

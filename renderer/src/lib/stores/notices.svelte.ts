@@ -1,22 +1,26 @@
 /** Short-lived messages (saved, exported, failed) announced to screen readers via a live region. */
-export interface Notice {
-  id: number;
-  kind: 'info' | 'error';
-  text: string;
-}
+import { NoticeQueue, type Notice, type NoticeKind } from '../notice-queue.ts';
+
+export type { Notice, NoticeKind };
 
 class Notices {
   items = $state<Notice[]>([]);
-  #next = 1;
+  readonly #queue = new NoticeQueue((items) => (this.items = items));
 
-  push(kind: Notice['kind'], text: string, ttlMs = kind === 'error' ? 10_000 : 3_000): void {
-    const id = this.#next++;
-    this.items.push({ id, kind, text });
-    setTimeout(() => this.dismiss(id), ttlMs);
+  push(kind: NoticeKind, text: string): void {
+    this.#queue.push(kind, text);
   }
 
   dismiss(id: number): void {
-    this.items = this.items.filter((n) => n.id !== id);
+    this.#queue.dismiss(id);
+  }
+
+  hold(id: number): void {
+    this.#queue.hold(id);
+  }
+
+  release(id: number): void {
+    this.#queue.release(id);
   }
 }
 
