@@ -300,8 +300,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
       return { opened: true };
     },
 
-    async 'audit.list'({ entity, entityId, limit }) {
-      return store.audit.list({ entity: entity ?? undefined, entityId: entityId ?? undefined, pageSize: limit }).items;
+    async 'audit.list'({ entity, entityId, limit, offset }) {
+      return store.audit.list({ entity: entity ?? undefined, entityId: entityId ?? undefined, pageSize: limit, offset }).items;
     },
 
     async 'dialog.pickFolder'() {

@@ -213,7 +213,13 @@ export const channels = {
   'reports.open': channel(z.strictObject({ path: z.string().min(1).max(4096) }), z.object({ opened: z.boolean() })),
 
   'audit.list': channel(
-    z.strictObject({ entity: z.string().max(64).nullable().default(null), entityId: Id.nullable().default(null), limit: z.number().int().min(1).max(500).default(100) }),
+    z.strictObject({
+      entity: z.string().max(64).nullable().default(null),
+      entityId: Id.nullable().default(null),
+      limit: z.number().int().min(1).max(500).default(100),
+      /** Entries to skip, newest first: paging for the audit screen. */
+      offset: z.number().int().min(0).max(1_000_000_000).default(0),
+    }),
     z.array(AuditEntry),
   ),
 

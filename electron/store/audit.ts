@@ -33,8 +33,11 @@ export class AuditLog {
     this.insert.run(nowIso(), entry.actor, entry.action, entry.entity, entry.entityId, JSON.stringify(entry.detail ?? {}));
   }
 
-  list(query: PageQuery & { entity?: string; entityId?: number } = {}): Page<AuditEntry> {
-    const { limit, offset, page, pageSize } = pageBounds(query);
+  /** `offset`, when given, wins over `page`: a reader can ask for one more than a page to learn if another follows. */
+  list(query: PageQuery & { entity?: string; entityId?: number; offset?: number } = {}): Page<AuditEntry> {
+    const bounds = pageBounds(query);
+    const { limit, page, pageSize } = bounds;
+    const offset = query.offset !== undefined ? Math.max(0, Math.floor(query.offset)) : bounds.offset;
     const where: string[] = [];
     const params: unknown[] = [];
     if (query.entity !== undefined) {

@@ -402,6 +402,38 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="image-tile"]').length === 16);
   });
 
+  it('shows who did what in the audit log, reached from the top navigation by keyboard, newest first, paged and filtered', async () => {
+    await page.goto(`${ws.bridge.url}/#/patients`);
+    await page.getByTestId('patients-screen').waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('audit-screen').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-row"]').length === 25);
+    // Newest first: the times never increase down the page.
+    const times = await page.locator('[data-testid="audit-row"] time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
+    expect(times).toEqual([...times].sort().reverse());
+    await expect(page.getByTestId('audit-row').first().textContent()).resolves.toMatch(/clinician/);
+    await shot('13-audit');
+    // The whole flow wrote more than a page: the next page follows on from the first.
+    const firstPage = await page.getByTestId('audit-row').evaluateAll((rows) => rows.map((r) => r.textContent));
+    await page.getByTestId('audit-next').click();
+    await page.waitForFunction(() => document.querySelector('[aria-label="Audit log pages"]')?.textContent?.includes('Page 2'));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-row"]').length > 0);
+    const secondTimes = await page.locator('[data-testid="audit-row"] time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
+    expect(secondTimes[0]! <= times.at(-1)!).toBe(true);
+    expect(await page.getByTestId('audit-row').evaluateAll((rows) => rows.map((r) => r.textContent))).not.toEqual(firstPage);
+    // The review this test made, filtered by record type, linked to its image.
+    await page.getByTestId('audit-filter').selectOption('reviews');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('[data-testid="audit-row"]')] as { getAttribute(n: string): string | null }[];
+      return rows.length === 1 && rows.every((r) => r.getAttribute('data-action') === 'review.create');
+    });
+    const review = page.getByTestId('audit-row').first();
+    await expect(review.textContent()).resolves.toMatch(/Review created[\s\S]*Review #\d+[\s\S]*verdict: disagree/);
+    await expect(review.getByRole('link').getAttribute('href')).resolves.toMatch(/^#\/images\/\d+$/);
+    await expect(page.getByTestId('audit-next').count()).resolves.toBe(0);
+  });
+
   it('raised no page errors, console errors or CSP violations, and no internal errors', () => {
     expect(problems).toEqual([]);
     expect(ws.internalErrors).toEqual([]);

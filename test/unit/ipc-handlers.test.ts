@@ -40,6 +40,18 @@ describe('dispatcher', () => {
     expect(create).not.toHaveBeenCalled();
   });
 
+  it('pages the audit log by offset, defaulting to the newest entries, and refuses a negative offset', async () => {
+    const list = vi.fn(async () => []);
+    const dispatcher = createDispatcher(implementations({ 'audit.list': list }));
+    await dispatcher.dispatch('audit.list', { entity: 'reviews' });
+    expect(list).toHaveBeenCalledWith({ entity: 'reviews', entityId: null, limit: 100, offset: 0 });
+    await dispatcher.dispatch('audit.list', { limit: 26, offset: 25 });
+    expect(list).toHaveBeenLastCalledWith({ entity: null, entityId: null, limit: 26, offset: 25 });
+    const bad = await dispatcher.dispatch('audit.list', { offset: -1 });
+    expect(bad.ok).toBe(false);
+    expect(list).toHaveBeenCalledTimes(2);
+  });
+
   it('treats patch fields as optional without inventing defaults', async () => {
     const update = vi.fn(async () => patient);
     const dispatcher = createDispatcher(implementations({ 'patients.update': update }));

@@ -6,11 +6,12 @@ import { projectRoot } from '../../electron/common/paths.ts';
 import { percent, TIER_LABEL } from '../../renderer/src/lib/format.ts';
 import { hrefOf, parseHash, type Route } from '../../renderer/src/lib/routes.ts';
 import { colourise, INFERNO } from '../../renderer/src/lib/colormap.ts';
+import { auditActionLabel, auditSummary, auditTarget } from '../../renderer/src/lib/audit-format.ts';
 import { MAX_VISIBLE_NOTICES, NoticeQueue, withNotice } from '../../renderer/src/lib/notice-queue.ts';
 
 describe('routes', () => {
   it('round-trips every screen through its hash', () => {
-    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'results' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
+    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'results' }, { name: 'audit' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
     for (const route of routes) expect(parseHash(hrefOf(route))).toEqual(route);
   });
 
@@ -157,5 +158,27 @@ describe('notice queue', () => {
     expect(queue.items).toHaveLength(0);
     expect(seen).toEqual([1, 0]);
     expect(MAX_VISIBLE_NOTICES).toBe(3);
+  });
+});
+
+describe('audit entries as read on the audit screen', () => {
+  const review = { action: 'review.create', entity: 'reviews', entityId: 4, detail: JSON.stringify({ imageId: 12, verdict: 'disagree', note: '', finalDiagnosis: null, p: 0.123456789, nested: { a: 1 } }) };
+
+  it('names the action in words and links a review to its image', () => {
+    expect(auditActionLabel(review)).toBe('Review created');
+    expect(auditActionLabel({ action: 'batch_jobs.frobnicate', entity: 'batch_jobs' })).toBe('Batch frobnicate');
+    expect(auditTarget(review)).toEqual({ label: 'Review #4', href: '#/images/12' });
+    expect(auditTarget({ entity: 'patients', entityId: 3, detail: '{}' })).toEqual({ label: 'Patient #3', href: '#/patients/3' });
+    expect(auditTarget({ entity: 'settings', entityId: null, detail: '{}' })).toEqual({ label: 'Settings', href: null });
+    // A detail that is not a positive whole image id gives no link rather than a wrong one.
+    expect(auditTarget({ entity: 'predictions', entityId: 1, detail: '{"imageId":"12"}' }).href).toBeNull();
+    expect(auditTarget({ entity: 'predictions', entityId: 1, detail: 'not json' }).href).toBeNull();
+  });
+
+  it('summarises scalar fields on one line, rounding and cutting long values', () => {
+    expect(auditSummary(review.detail)).toBe('imageId: 12 · verdict: disagree · p: 0.1235');
+    expect(auditSummary(JSON.stringify({ sha256: 'a'.repeat(64) }))).toBe(`sha256: ${'a'.repeat(39)}…`);
+    expect(auditSummary('[1,2]')).toBe('');
+    expect(auditSummary(JSON.stringify(Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`k${i}`, i]))), 50)).toHaveLength(50);
   });
 });

@@ -278,6 +278,15 @@ describe('audit log', () => {
     expect(store.audit.list().total).toBe(2);
   });
 
+  it('pages by offset, newest first, so a reader can ask for one more than a page', () => {
+    for (const id of ['O1', 'O2', 'O3', 'O4', 'O5']) store.patients.create({ identifier: id, name: id });
+    const all = store.audit.list({ entity: 'patients' }).items.map((e) => e.entityId);
+    expect(all).toHaveLength(5);
+    expect(store.audit.list({ entity: 'patients', pageSize: 3, offset: 2 }).items.map((e) => e.entityId)).toEqual(all.slice(2, 5));
+    expect(store.audit.list({ entity: 'patients', pageSize: 3, offset: 4 }).items.map((e) => e.entityId)).toEqual(all.slice(4));
+    expect(store.audit.list({ entity: 'patients', pageSize: 2, page: 2 }).items.map((e) => e.entityId)).toEqual(all.slice(2, 4));
+  });
+
   it('is written in the transaction of its change: a change that fails leaves no entry', () => {
     const p = store.patients.create({ identifier: 'X', name: 'X' });
     store.patients.create({ identifier: 'Y', name: 'Y' });

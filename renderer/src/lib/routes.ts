@@ -6,7 +6,8 @@ export type Route =
   | { name: 'image'; id: number }
   | { name: 'lesion'; id: number }
   | { name: 'settings' }
-  | { name: 'results' };
+  | { name: 'results' }
+  | { name: 'audit' };
 
 export function parseHash(hash: string): Route {
   const m = /^#\/(patients|visits|images|lesions)\/(\d+)$/.exec(hash);
@@ -17,6 +18,7 @@ export function parseHash(hash: string): Route {
   }
   if (hash === '#/settings') return { name: 'settings' };
   if (hash === '#/results') return { name: 'results' };
+  if (hash === '#/audit') return { name: 'audit' };
   return { name: 'patients' };
 }
 
@@ -28,6 +30,8 @@ export function hrefOf(route: Route): string {
       return '#/settings';
     case 'results':
       return '#/results';
+    case 'audit':
+      return '#/audit';
     case 'patient':
       return `#/patients/${route.id}`;
     case 'visit':
