@@ -310,6 +310,16 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="followup-strip"] li').length === 3);
     await expect(page.getByTestId('risk-chart').locator('circle').count()).resolves.toBe(3);
     await shot('08-followup');
+    // Notices never pile up: at most three, info ones leave by themselves, errors wait for the clinician (Esc dismisses).
+    expect(await page.getByTestId('notice').count()).toBeLessThanOrEqual(3);
+    const errors = page.locator('[data-testid="notice"][data-kind="error"]');
+    const errorCount = await errors.count();
+    expect(errorCount, 'the failed drop of an earlier step is still shown').toBeGreaterThan(0);
+    await page.waitForFunction(() => !document.querySelector('[data-testid="notice"]:not([data-kind="error"])'), undefined, { timeout: 8_000 });
+    expect(await errors.count()).toBe(errorCount);
+    await errors.first().getByRole('button').focus();
+    await page.keyboard.press('Escape');
+    await page.waitForFunction((n: number) => document.querySelectorAll('[data-testid="notice"][data-kind="error"]').length === n - 1, errorCount);
     await page.getByTestId('export-lesion').click();
     const path = await page.getByTestId('export-path').getAttribute('title', { timeout: 60_000 });
     expect((await readFile(path!)).subarray(0, 5).toString()).toBe('%PDF-');
@@ -418,7 +428,11 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     const firstPage = await page.getByTestId('audit-row').evaluateAll((rows) => rows.map((r) => r.textContent));
     await page.getByTestId('audit-next').click();
     await page.waitForFunction(() => document.querySelector('[aria-label="Audit log pages"]')?.textContent?.includes('Page 2'));
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="audit-row"]').length > 0);
+    // The page number changes at once; the rows when the next page has arrived.
+    await page.waitForFunction((first: string | null) => {
+      const row = document.querySelector('[data-testid="audit-row"]');
+      return row !== null && row.textContent !== first;
+    }, firstPage[0] ?? null);
     const secondTimes = await page.locator('[data-testid="audit-row"] time').evaluateAll((els) => els.map((e) => e.getAttribute('datetime') ?? ''));
     expect(secondTimes[0]! <= times.at(-1)!).toBe(true);
     expect(await page.getByTestId('audit-row').evaluateAll((rows) => rows.map((r) => r.textContent))).not.toEqual(firstPage);
