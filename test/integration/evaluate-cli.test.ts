@@ -13,6 +13,7 @@ import { headConfigOf, DEFAULT_RECIPE } from '../../electron/model/experiment.ts
 import { FusionHead } from '../../electron/model/head.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, sharedModelsPresent } from '../../electron/model/weights.ts';
+import { testManifest } from '../helpers/test-manifest.ts';
 
 const fixtures = sharedDir('data', 'fixtures');
 const present = existsSync(join(fixtures, 'labels.csv')) && sharedModelsPresent();
@@ -29,19 +30,17 @@ describe.skipIf(!present)('evaluate', () => {
     head.dispose();
     writeFileSync(
       join(modelDir, 'manifest.json'),
-      JSON.stringify({
-        version: 'test-random',
-        createdAt: new Date().toISOString(),
-        backbones: { inception_v3: { source: 'nsfwjs', sha256: INCEPTION_SOURCE_SHA256, layers: ['mixed6'], scaling: 'unit' }, mobilenet_v2: { source: 'coral', sha256: MOBILENET_V2_TFLITE.sha256 } },
-        preprocess: { crop: 'centre-square', colorConstancy: 'none' },
-        head: { file: 'head.json', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [4], dropout: 0 },
-        temperature: 1,
-        threshold: 0.5,
-        tiers: { reviewAt: 0.3, highAt: 0.7 },
-        tta: ['identity', 'hflip'],
-        metrics: {},
-        training: {},
-      }),
+      JSON.stringify(
+        testManifest({
+          version: 'test-random',
+          createdAt: new Date().toISOString(),
+          backbones: { inception_v3: { source: 'nsfwjs', sha256: INCEPTION_SOURCE_SHA256, layers: ['mixed6'], scaling: 'unit' }, mobilenet_v2: { source: 'coral', sha256: MOBILENET_V2_TFLITE.sha256 } },
+          preprocess: { crop: 'centre-square', colorConstancy: 'none' },
+          head: { hidden: [4] },
+          temperature: 1,
+          tta: ['identity', 'hflip'],
+        }),
+      ),
     );
     const rows = readLabelledFolder(fixtures);
     const pick = [...rows.filter((r) => r.label === 'benign').slice(0, 3), ...rows.filter((r) => r.label === 'malignant').slice(0, 3)];
