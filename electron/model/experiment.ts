@@ -88,16 +88,21 @@ export function featureMatrix(keys: readonly string[], spec: FeatureSpec, view: 
     r.missing.forEach((i) => missing.add(i));
     parts.push(r);
   }
+  return { ...concatColumns(parts, keys.length), missing };
+}
+
+/** Row-major blocks [rows, width_i] side by side into one [rows, sum of widths] matrix. */
+export function concatColumns(parts: readonly { matrix: Float32Array; width: number }[], rows: number): { x: Float32Array; width: number } {
   const width = parts.reduce((s, p) => s + p.width, 0);
-  const x = new Float32Array(keys.length * width);
-  for (let row = 0; row < keys.length; row++) {
+  const x = new Float32Array(rows * width);
+  for (let row = 0; row < rows; row++) {
     let o = row * width;
     for (const p of parts) {
       x.set(p.matrix.subarray(row * p.width, (row + 1) * p.width), o);
       o += p.width;
     }
   }
-  return { x, width, missing };
+  return { x, width };
 }
 
 function selectRows(x: Float32Array, width: number, rows: readonly number[]): Float32Array {

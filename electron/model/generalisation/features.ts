@@ -5,7 +5,7 @@
  * lacks (e.g. views only the experiments extracted) are read from the experiments' own cache,
  * which uses the same record layout.
  */
-import { EXTRACTED_LAYERS } from '../experiment.ts';
+import { concatColumns, EXTRACTED_LAYERS } from '../experiment.ts';
 import { inceptionSpace, mobilenetSpace } from '../extract.ts';
 import { FeatureStore } from '../feature-cache.ts';
 import type { Pooling } from '../head.ts';
@@ -70,16 +70,7 @@ function segmentsOf(b: FeatureBlock): string[] {
 export function readBlocks(blocks: readonly FeatureBlock[], keys: readonly string[], view: string, reader: (b: FeatureBlock) => BlockReader = readerFor): { x: Float32Array; width: number; missing: Set<number> } {
   const parts = blocks.map((b) => reader(b).read(view, keys, segmentsOf(b)));
   const missing = new Set(parts.flatMap((p) => p.missing));
-  const width = parts.reduce((s, p) => s + p.width, 0);
-  const x = new Float32Array(keys.length * width);
-  for (let row = 0; row < keys.length; row++) {
-    let o = row * width;
-    for (const p of parts) {
-      x.set(p.matrix.subarray(row * p.width, (row + 1) * p.width), o);
-      o += p.width;
-    }
-  }
-  return { x, width, missing };
+  return { ...concatColumns(parts, keys.length), missing };
 }
 
 /** Rows [rows] of a row-major matrix, as a new matrix. */
