@@ -11,10 +11,8 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import type { BatchProgress } from '../common/domain.ts';
 import { runBatch, type BatchResult } from '../batch/run-batch.ts';
-import type { OperatingPointName } from '../model/manifest.ts';
-import { operatingPointOption } from './operating-point.ts';
-import { createClassifier } from '../model/classifier.ts';
-import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
+import { loadCliClassifier, operatingPointOption, providerOf, type ClassifierFactory } from './model-options.ts';
+import { EXECUTION_PROVIDERS } from '../model/runtime.ts';
 import type { Classifier } from '../model/types.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { StoreError } from '../store/errors.ts';
@@ -193,7 +191,7 @@ export function exitCodeOf(s: BatchCliSummary): number {
 
 export interface RegisterBatchDeps {
   /** Tests inject a classifier; the app's CLI loads the shipped model. */
-  readonly createClassifier?: (opts: { modelDir?: string; executionProvider?: ExecutionProviderChoice; operatingPoint?: OperatingPointName }) => Promise<Classifier>;
+  readonly createClassifier?: ClassifierFactory;
 }
 
 export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): void {
@@ -213,10 +211,7 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
     .option('--actor <name>', 'name recorded in the audit log (default: the OS user)')
     .option('--no-progress', 'no progress bar')
     .action(async (folder: string, opts: Record<string, unknown>) => {
-      const provider = opts.provider as string | undefined;
-      if (provider && !(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-        throw new Error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
-      }
+      providerOf(opts);
       const cliOptions: BatchCliOptions = {
         db: opts.db as string | undefined,
         dataDir: opts.dataDir as string | undefined,
@@ -228,18 +223,8 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
         actor: opts.actor as string | undefined,
       };
       checkDestination(cliOptions);
-      let classifier: Classifier;
-      try {
-        classifier = await (deps.createClassifier ?? createClassifier)({
-          modelDir: opts.model as string | undefined,
-          executionProvider: provider as ExecutionProviderChoice | undefined,
-          operatingPoint: opts.operatingPoint as OperatingPointName,
-        });
-      } catch (error) {
-        process.stderr.write(`dermafuse batch: cannot load the model: ${(error as Error).message}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      const classifier = await loadCliClassifier('batch', opts, deps.createClassifier);
+      if (!classifier) return;
       // First Ctrl-C: stop after the images in flight (the job stays resumable). Second: leave now.
       const controller = new AbortController();
       const onSigint = (): void => {

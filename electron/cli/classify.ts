@@ -14,9 +14,8 @@ import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
 import { isWalkError, walkImageFiles, type WalkEntry } from '../common/image-files.ts';
-import type { OperatingPointName } from '../model/manifest.ts';
-import { operatingPointOption } from './operating-point.ts';
-import { createClassifier, type CamOptions, type CamResult, type ExplainedResult } from '../model/classifier.ts';
+import { loadCliClassifier, operatingPointOption, providerOf } from './model-options.ts';
+import type { CamOptions, CamResult, ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
 import { ImageInputError, type CamKind, type Classifier } from '../model/types.ts';
@@ -248,22 +247,9 @@ export function registerClassify(program: Command): void {
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       const method = opts.camMethod as string;
       if (method !== 'gradcam' && method !== 'gradcam++') throw new Error(`--cam-method must be gradcam or gradcam++, got ${method}`);
-      const provider = opts.provider as string | undefined;
-      if (provider && !(EXECUTION_PROVIDERS as readonly string[]).includes(provider)) {
-        throw new Error(`--provider must be one of ${EXECUTION_PROVIDERS.join(', ')}`);
-      }
-      let classifier: Classifier;
-      try {
-        classifier = await createClassifier({
-          modelDir: opts.model as string | undefined,
-          executionProvider: provider as ExecutionProviderChoice | undefined,
-          operatingPoint: opts.operatingPoint as OperatingPointName,
-        });
-      } catch (error) {
-        process.stderr.write(`dermafuse classify: cannot load the model: ${(error as Error).message}\n`);
-        process.exitCode = 2;
-        return;
-      }
+      providerOf(opts);
+      const classifier = await loadCliClassifier('classify', opts);
+      if (!classifier) return;
       try {
         const summary = await runClassify(
           paths,
