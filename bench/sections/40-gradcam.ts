@@ -7,7 +7,6 @@
  *   classify_ms         file → calibrated probability (no maps)
  *   classify_cam_ms     the same with maps and the fused overlay
  */
-import { existsSync } from 'node:fs';
 import { describeError, isMissingModule, round, row, timeIt, type Row, type Section } from '../lib.ts';
 
 type ClassifierModule = typeof import('../../electron/model/classifier.ts');
@@ -15,23 +14,42 @@ type Loaded = Awaited<ReturnType<ClassifierModule['createClassifier']>>;
 
 let classifier: Loaded | undefined;
 
-async function randomHeadClassifier(mod: ClassifierModule, shared: Map<string, unknown>): Promise<Loaded> {
+type SharedBackbones = NonNullable<Parameters<ClassifierModule['createClassifier']>[0]>['backbones'];
+type Manifest = import('../../electron/model/manifest.ts').ModelManifest;
+type HeadConfig = import('../../electron/model/head.ts').HeadConfig;
+
+/** fusion-v1's shape: the fallback when no shipped manifest can be read. */
+const V1_SHAPE: HeadConfig = { branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [64], dropout: 0, inceptionLayer: 'mixed6' };
+
+/** The backbones the backbones section loaded, when they output every tap the head reads. */
+function sharedBackbones(shared: Map<string, unknown>, layers: readonly string[]): SharedBackbones {
+  const b = shared.get('backbones') as SharedBackbones;
+  return b && layers.every((l) => b.inceptionLayers.includes(l)) ? b : undefined;
+}
+
+/**
+ * A randomly initialised head of the shipped head's shape (its manifest config when one can be
+ * read, else fusion-v1's), fed by the shipped taps; Grad-CAM cost does not depend on weight values.
+ */
+async function randomHeadClassifier(mod: ClassifierModule, shared: Map<string, unknown>, shipped: Manifest | undefined): Promise<Loaded> {
   const { FusionHead } = await import('../../electron/model/head.ts');
-  const head = FusionHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [64], dropout: 0, inceptionLayer: 'mixed6' }, 1);
-  const backbones = shared.get('backbones') as Parameters<ClassifierModule['createClassifier']>[0] extends infer O ? (O extends { backbones?: infer B } ? B : never) : never;
+  const config = (shipped?.head.config as HeadConfig | undefined) ?? V1_SHAPE;
+  const layers = config.inceptionLayers?.length ? [...config.inceptionLayers] : [config.inceptionLayer ?? 'mixed6'];
+  const head = FusionHead.create(config, 1);
   return mod.createClassifier({
     head,
-    backbones: backbones && backbones.inceptionLayers.includes('mixed6') ? backbones : undefined,
+    backbones: sharedBackbones(shared, layers),
+    camBaseline: null,
     manifest: {
       version: 'bench-random-head',
       createdAt: new Date().toISOString(),
-      backbones: { inception_v3: { source: 'nsfwjs', sha256: '', layers: ['mixed6'], scaling: 'unit' }, mobilenet_v2: { source: 'coral', sha256: '' } },
-      preprocess: { crop: 'centre_square', colorConstancy: 'none' },
-      head: { file: '', pooling: 'avg', branches: ['inception', 'mobilenet'], inceptionLayer: 'mixed6', hidden: [64], dropout: 0 },
+      backbones: { inception_v3: { source: 'nsfwjs', sha256: '', layers, scaling: shipped?.backbones.inception_v3.scaling ?? 'unit' }, mobilenet_v2: { source: 'coral', sha256: '' } },
+      preprocess: { crop: 'centre_square', colorConstancy: shipped?.preprocess.colorConstancy ?? 'none' },
+      head: { file: '', pooling: config.pooling, branches: [...config.branches], inceptionLayer: layers[0]!, inceptionLayers: layers, hidden: [...config.hidden], dropout: 0 },
       temperature: 1,
       threshold: 0.5,
       tiers: { reviewAt: 0.3, highAt: 0.7 },
-      tta: ['identity', 'hflip'],
+      tta: shipped?.tta ?? ['identity', 'hflip'],
       metrics: {},
       training: {},
     },
@@ -49,19 +67,25 @@ const section: Section = {
     }
     const notes: string[] = [];
     try {
-      const { shippedModelDir } = await import('../../electron/model/manifest.ts');
+      const { loadManifest, shippedModelDir } = await import('../../electron/model/manifest.ts');
       let dir: string | undefined;
+      let manifest: Manifest | undefined;
       try {
         dir = shippedModelDir();
-      } catch {
-        dir = undefined;
+        manifest = loadManifest(dir);
+      } catch (err) {
+        notes.push(`no shipped model manifest (${describeError(err)})`);
       }
-      if (dir && existsSync(dir)) {
-        classifier = await mod.createClassifier({ modelDir: dir });
-        notes.push(`model ${classifier.modelVersion}`);
-      } else {
-        classifier = await randomHeadClassifier(mod, ctx.shared);
-        notes.push('no shipped model yet: a randomly initialised head of the shipped shape (mixed6 + MobileNetV2, hidden 64); cost does not depend on weight values');
+      try {
+        if (!dir || !manifest) throw new Error('no shipped model');
+        // The shipped head and taps; the backbones section's sessions are reused when they output
+        // those taps (they are loaded from the same manifest), so no second InceptionV3 loads.
+        classifier = await mod.createClassifier({ modelDir: dir, manifest, backbones: sharedBackbones(ctx.shared, mod.inceptionLayersOf(manifest)) });
+        notes.push(`model ${classifier.modelVersion} (${dir})`);
+      } catch (err) {
+        if (manifest) notes.push(`cannot load the shipped model (${describeError(err)})`);
+        classifier = await randomHeadClassifier(mod, ctx.shared, manifest);
+        notes.push(`a randomly initialised head of the ${manifest ? `shipped model ${manifest.version}'s` : 'fusion-v1'} shape; cost does not depend on weight values`);
       }
     } catch (err) {
       return { skipped: `cannot create the classifier: ${describeError(err)}` };
@@ -91,7 +115,7 @@ const section: Section = {
       row('classify, file → probability', plain),
       row('classify with Grad-CAM + fused overlay', withCam),
     ];
-    notes.push(`views ${c.views.join(', ')}; head engine ${c.backend.head}; backbones ${c.backend.backbones}`);
+    notes.push(`views ${c.views.join(', ')}; InceptionV3 taps ${c.inceptionLayers.join('+')}; head engine ${c.backend.head}; backbones ${c.backend.backbones}`);
     return {
       rows,
       notes,
@@ -101,6 +125,7 @@ const section: Section = {
         gradcam_render_ms: round(render.median, 1),
         classify_ms: round(plain.median, 1),
         classify_cam_ms: round(withCam.median, 1),
+        gradcam_inception_taps: c.inceptionLayers.join('+'),
       },
       targets: [{ key: 'gradcam_ms', op: '<=', value: 30, label: 'Grad-CAM added per image' }],
     };
