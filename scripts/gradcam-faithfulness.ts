@@ -107,7 +107,7 @@ const t0 = performance.now();
 for (const [n, item] of chosen.entries()) {
   const prepared = await real.prepareFile(item.file);
   const scored = await real.scoreViews(prepared);
-  const p = calibrate(scored.logits.reduce((a, b) => a + b, 0) / scored.logits.length, manifest.temperature);
+  const p = calibrate(scored.logits.reduce((a, b) => a + b, 0) / scored.logits.length, manifest.temperature, manifest.calibrationBias);
   const target: CamTarget = p >= manifest.threshold ? 'malignant' : 'benign';
   const cams = real.camMaps(scored, target);
   const plain = real.camBaseline ? real.camMaps(scored, target, 'gradcam', false) : undefined;
@@ -138,7 +138,7 @@ for (const [n, item] of chosen.entries()) {
     const preps = await Promise.all(rasters.map(async (r) => real.prepareBytes(await toPng(r), item.file)));
     const logits = await real.scoreBatch(preps);
     return Array.from(logits, (z) => {
-      const pm = calibrate(z, manifest.temperature);
+      const pm = calibrate(z, manifest.temperature, manifest.calibrationBias);
       return target === 'malignant' ? pm : 1 - pm;
     });
   };

@@ -157,6 +157,13 @@ function configs(): Record<string, LosoConfig[]> {
       { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 + MobileNetV2 lesion crop', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), MOB('avg', 'none', 'lesion')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
       { name: 'late fusion l2=1e-2: mixed5 + mixed6 + mixed7 + MobileNetV2 Shades of Gray', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB('avg', 'shades_of_gray')].map((b) => ({ blocks: [b], head: lr(1e-2) })) },
     ],
+    late3: [
+      { name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1) })) },
+      {
+        name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2, flip TTA (fusion-v2 recipe)',
+        members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1), tta: ['identity', 'hflip'] })),
+      },
+    ],
     final: [
       one('shipped fusion-v1 recipe: fusion mixed6, MLP256 d0.5 l2=1e-4 (no TTA)', fusion6, mlp(256, 0.5, 1e-4)),
       { name: 'late fusion l2=1: mixed5 + mixed6 + mixed7 + MobileNetV2', members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: lr(1) })) },

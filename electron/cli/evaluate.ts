@@ -89,6 +89,7 @@ async function scoreWithCache(rows: readonly LabelledRow[], modelDir: string, ma
   const spec = {
     branches: manifest.head.branches,
     inceptionLayer: manifest.head.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!,
+    ...(manifest.head.inceptionLayers ? { inceptionLayers: manifest.head.inceptionLayers } : {}),
     scaling: manifest.backbones.inception_v3.scaling,
     pooling: manifest.head.pooling,
     colorConstancy: manifest.preprocess.colorConstancy,
@@ -124,7 +125,7 @@ async function scoreWithCache(rows: readonly LabelledRow[], modelDir: string, ma
   const out = new Map<LabelledRow, number>();
   keyed.forEach((k, i) => {
     const v = sums.get(i);
-    if (v && v.length === manifest.tta.length) out.set(k.row, calibrate(v.reduce((a, b) => a + b, 0) / v.length, manifest.temperature));
+    if (v && v.length === manifest.tta.length) out.set(k.row, calibrate(v.reduce((a, b) => a + b, 0) / v.length, manifest.temperature, manifest.calibrationBias));
     else errors.push({ path: k.row.path, error: 'features could not be extracted (unreadable image)' });
   });
   return out;

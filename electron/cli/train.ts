@@ -16,7 +16,7 @@ import { buildCamBaseline } from '../model/cam-baseline-build.ts';
 import { buildModel } from '../model/build-model.ts';
 import { SOURCES, type Source } from '../model/data-protocol.ts';
 import { formatSetTable } from '../model/evaluation.ts';
-import { DEFAULT_RECIPE, type Recipe } from '../model/experiment.ts';
+import { DEFAULT_RECIPE, FUSION_V1_RECIPE, type Recipe } from '../model/experiment.ts';
 import { loadManifest, shippedModelDir } from '../model/manifest.ts';
 
 export interface TrainCliOptions {
@@ -48,7 +48,8 @@ export function resolveDataRoot(folders: readonly string[]): string {
 export function defaultRecipe(): Recipe {
   try {
     const stored = loadManifest(shippedModelDir()).training.recipe as Partial<Recipe> | undefined;
-    if (stored) return { ...DEFAULT_RECIPE, ...stored };
+    // Recipes stored before late fusion lack its fields: they are fusion-v1 recipes, not hybrids with the new default.
+    if (stored) return { ...FUSION_V1_RECIPE, ...stored };
   } catch {
     // No shipped model yet: the built-in default recipe.
   }
@@ -107,7 +108,8 @@ export async function runTrain(options: TrainCliOptions): Promise<number> {
     process.stdout.write(JSON.stringify({ out, manifest: result.manifest }, null, 2) + '\n');
   } else {
     process.stdout.write(`model ${result.manifest.version} written to ${out}\n`);
-    process.stdout.write(`temperature ${result.manifest.temperature.toFixed(3)}, threshold ${result.manifest.threshold.toFixed(4)}, tiers low < ${result.manifest.tiers.reviewAt.toFixed(4)} <= review < ${result.manifest.tiers.highAt.toFixed(4)} <= high\n`);
+    const bias = result.manifest.calibrationBias;
+    process.stdout.write(`temperature ${result.manifest.temperature.toFixed(3)}${bias ? `, calibration bias ${bias.toFixed(3)}` : ''}, threshold ${result.manifest.threshold.toFixed(4)}, tiers low < ${result.manifest.tiers.reviewAt.toFixed(4)} <= review < ${result.manifest.tiers.highAt.toFixed(4)} <= high\n`);
     process.stdout.write(formatSetTable(result.reports) + '\n');
   }
   return 0;

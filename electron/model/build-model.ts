@@ -9,12 +9,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitTemperature } from './calibration.ts';
+import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from './calibration.ts';
 import { createClassifier } from './classifier.ts';
 import { buildProtocol, summarise, type Protocol, type ProtocolItem, type Source } from './data-protocol.ts';
 import { readLabelledFolder } from './datasets.ts';
 import { evaluateSets, otherMalignantReport, type SetReport } from './evaluation.ts';
-import { headConfigOf, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experiment.ts';
+import { inceptionTaps, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experiment.ts';
 import { extractFeatures } from './extract.ts';
 import { headBackend } from './head.ts';
 import { calibrate, type ModelManifest } from './manifest.ts';
@@ -70,6 +70,7 @@ function operatingPointReport(
   logits: ReadonlyMap<string, number>,
   temperature: number,
   points: Record<string, { threshold: number }>,
+  bias = 0,
 ): Record<string, Record<string, { sensitivity: number; specificity: number }>> {
   const out: Record<string, Record<string, { sensitivity: number; specificity: number }>> = {};
   for (const [name, point] of Object.entries(points)) {
@@ -78,7 +79,7 @@ function operatingPointReport(
       const members = scored.filter((i) => i.evalSet === set && i.label !== 'other_malignant' && logits.has(i.id));
       if (members.length === 0) continue;
       const m = thresholdMetrics(
-        members.map((i) => calibrate(logits.get(i.id)!, temperature)),
+        members.map((i) => calibrate(logits.get(i.id)!, temperature, bias)),
         members.map((i) => (i.label === 'malignant' ? 1 : 0)),
         point.threshold,
       );
@@ -111,28 +112,29 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   log(`head trained on ${run.trainCount.benign} benign + ${run.trainCount.malignant} melanoma (${run.trainCount.missing} without features), final loss ${run.losses.at(-1)?.toFixed(4)}`);
 
   const val = binaryValidation(scored, run.logits);
-  const temperature = fitTemperature(val.logits, val.labels);
-  const valP = val.logits.map((z) => calibrate(z, temperature));
+  const { temperature, bias } = recipe.calibration === 'platt' ? fitPlatt(val.logits, val.labels) : { temperature: fitTemperature(val.logits, val.labels), bias: 0 };
+  const valP = val.logits.map((z) => calibrate(z, temperature, bias));
   const op = chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
   const operatingPoints = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
   for (const [name, point] of Object.entries(operatingPoints)) {
     // Outside the review band a preset would label a 'high' image benign (or a 'low' one malignant).
     if (point.threshold < op.reviewAt || point.threshold > op.highAt) log(`warning: preset ${name} (threshold ${point.threshold.toFixed(4)}) lies outside the review tier ${op.reviewAt.toFixed(4)}..${op.highAt.toFixed(4)}`);
   }
-  log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
+  log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}${bias ? `, bias ${bias.toFixed(3)}` : ''}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
 
-  const reports = evaluateSets(scored, run.logits, temperature, op.threshold);
+  const reports = evaluateSets(scored, run.logits, temperature, op.threshold, { bias });
   const pooledVal = evaluateSets(
     scored.filter((i) => i.role === 'val').map((i) => ({ ...i, evalSet: 'val:all' })),
     run.logits,
     temperature,
     op.threshold,
+    { bias },
   );
   Object.assign(reports, pooledVal);
   const tiers = { reviewAt: op.reviewAt, highAt: op.highAt };
   const others: Record<string, unknown> = {};
   for (const set of [...new Set(scored.map((i) => i.evalSet))]) {
-    const r = otherMalignantReport(scored.filter((i) => i.evalSet === set), run.logits, { temperature, threshold: op.threshold, tiers });
+    const r = otherMalignantReport(scored.filter((i) => i.evalSet === set), run.logits, { temperature, calibrationBias: bias, threshold: op.threshold, tiers });
     if (r) others[set] = r;
   }
 
@@ -144,7 +146,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
       .filter(([set]) => filter(set))
       .map(([set, r]) => {
         const members = scored.filter((i) => i.evalSet === set && i.label !== 'other_malignant' && run.logits.has(i.id));
-        return { name: set, scores: members.map((i) => calibrate(run.logits.get(i.id)!, temperature)), labels: members.map((i) => (i.label === 'malignant' ? 1 : 0)), auc: r.auc, aucCi: r.aucCi };
+        return { name: set, scores: members.map((i) => calibrate(run.logits.get(i.id)!, temperature, bias)), labels: members.map((i) => (i.label === 'malignant' ? 1 : 0)), auc: r.auc, aucCi: r.aucCi };
       });
   const testCurves = curves((s) => s.startsWith('test:') || s.startsWith('loso:'));
   if (testCurves.length > 0) {
@@ -156,17 +158,28 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     version: options.version,
     createdAt: new Date().toISOString(),
     backbones: {
-      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: [recipe.inceptionLayer], scaling: recipe.scaling },
+      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: inceptionTaps(recipe), scaling: recipe.scaling },
       mobilenet_v2: { source: MOBILENET_V2_TFLITE.url ?? MOBILENET_V2_TFLITE.fileName, sha256: MOBILENET_V2_TFLITE.sha256 },
     },
     preprocess: { crop: CROP_POLICY, colorConstancy: recipe.colorConstancy ?? 'none' },
-    head: { file: 'head.json', pooling: recipe.pooling, branches: [...recipe.branches], inceptionLayer: recipe.inceptionLayer, hidden: [...recipe.hidden], dropout: recipe.dropout, config: headConfigOf(recipe), trainedOn: headBackend() },
+    head: {
+      file: 'head.json',
+      pooling: recipe.pooling,
+      branches: [...recipe.branches],
+      ...(inceptionTaps(recipe).length === 1 ? { inceptionLayer: inceptionTaps(recipe)[0] } : { inceptionLayers: inceptionTaps(recipe) }),
+      fusion: recipe.fusion ?? 'early',
+      hidden: [...run.head.config.hidden],
+      dropout: recipe.dropout,
+      config: run.head.config,
+      trainedOn: headBackend(),
+    },
     temperature,
+    ...(bias ? { calibrationBias: bias } : {}),
     threshold: op.threshold,
     operatingPoints,
     tiers,
     tta: [...recipe.tta],
-    metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints) },
+    metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints, bias) },
     training: {
       recipe,
       targets: DEFAULT_TARGETS,

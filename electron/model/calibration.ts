@@ -9,15 +9,7 @@ const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /** Mean binary cross-entropy of sigmoid(logit / T). */
 export function negativeLogLikelihood(logits: Scores, labels: Labels, temperature: number): number {
-  let sum = 0;
-  for (let i = 0; i < logits.length; i++) {
-    const z = logits[i]! / temperature;
-    // log(1 + e^-|z|) form avoids overflow for large |z|.
-    const logSigmoid = -Math.max(-z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
-    const logOneMinus = -Math.max(z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
-    sum -= labels[i] === 1 ? logSigmoid : logOneMinus;
-  }
-  return sum / logits.length;
+  return plattNll(logits, labels, 1 / temperature, 0);
 }
 
 /**
@@ -50,6 +42,67 @@ export function fitTemperature(logits: Scores, labels: Labels): number {
     }
   }
   return Math.exp((lo + hi) / 2);
+}
+
+/**
+ * Platt scaling: the temperature and offset minimising validation NLL of sigmoid(z / T + bias),
+ * by Newton's method on the convex 2-parameter logistic loss (slope a = 1/T, intercept), started
+ * from temperature scaling. Falls back to the temperature alone (bias 0) if the fitted slope is
+ * not positive, which would invert the model's ranking.
+ */
+export function fitPlatt(logits: Scores, labels: Labels): { temperature: number; bias: number } {
+  const t0 = fitTemperature(logits, labels);
+  const nll = (a: number, b: number): number => plattNll(logits, labels, a, b);
+  let a = 1 / t0;
+  let b = 0;
+  let loss = nll(a, b);
+  for (let iter = 0; iter < 50; iter++) {
+    let ga = 0;
+    let gb = 0;
+    let haa = 0;
+    let hab = 0;
+    let hbb = 0;
+    for (let i = 0; i < logits.length; i++) {
+      const z = logits[i]!;
+      const p = sigmoid(a * z + b);
+      const r = p - (labels[i] === 1 ? 1 : 0);
+      const w = Math.max(p * (1 - p), 1e-12);
+      ga += r * z;
+      gb += r;
+      haa += w * z * z;
+      hab += w * z;
+      hbb += w;
+    }
+    const det = haa * hbb - hab * hab;
+    if (!(det > 0)) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    let step = 1;
+    let next = nll(a - da, b - db);
+    while (next > loss && step > 1e-6) {
+      step /= 2;
+      next = nll(a - step * da, b - step * db);
+    }
+    if (next > loss) break;
+    a -= step * da;
+    b -= step * db;
+    const improved = loss - next;
+    loss = next;
+    if (improved < 1e-12) break;
+  }
+  return a > 0 ? { temperature: 1 / a, bias: b } : { temperature: t0, bias: 0 };
+}
+
+/** Mean binary cross-entropy of sigmoid(a * logit + b); log-sigmoid form avoids overflow for large |z|. */
+function plattNll(logits: Scores, labels: Labels, a: number, b: number): number {
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const z = a * logits[i]! + b;
+    const logSigmoid = -Math.max(-z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
+    const logOneMinus = -Math.max(z, 0) - Math.log1p(Math.exp(-Math.abs(z)));
+    sum -= labels[i] === 1 ? logSigmoid : logOneMinus;
+  }
+  return sum / logits.length;
 }
 
 export function applyTemperature(logits: Scores, temperature: number): Float64Array {

@@ -73,7 +73,7 @@ export async function buildCamBaseline(modelDir: string, options: CamBaselineBui
       mobilenet,
       meta: {
         format: CAM_BASELINE_FORMAT,
-        ...expectedMeta(manifest, manifest.head.inceptionLayer ?? classifier.head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!),
+        ...expectedMeta(manifest, classifier.inceptionLayers),
         inceptionShape: inception.shape,
         mobilenetShape: mobilenet.shape,
         images: chosen.length - failed,

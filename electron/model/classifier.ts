@@ -24,6 +24,7 @@ import {
   type NormalisedMap,
 } from './gradcam.ts';
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
+import { concatChannels } from './feature-maps.ts';
 import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';
@@ -132,16 +133,16 @@ function item(map: FeatureMap, i: number): FeatureMap {
 }
 
 /** Mean logit over views, calibrated once; uncertainty = std of per-view calibrated probabilities. */
-export function aggregateViews(logits: ArrayLike<number>, temperature: number): { pRaw: number; p: number; uncertainty: number; meanLogit: number } {
+export function aggregateViews(logits: ArrayLike<number>, temperature: number, bias = 0): { pRaw: number; p: number; uncertainty: number; meanLogit: number } {
   const n = logits.length;
   if (n === 0) throw new Error('no views to aggregate');
   let sum = 0;
   for (let i = 0; i < n; i++) sum += logits[i]!;
   const meanLogit = sum / n;
-  const perView = Array.from({ length: n }, (_, i) => calibrate(logits[i]!, temperature));
+  const perView = Array.from({ length: n }, (_, i) => calibrate(logits[i]!, temperature, bias));
   const mean = perView.reduce((a, b) => a + b, 0) / n;
   const variance = perView.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-  return { pRaw: calibrate(meanLogit, 1), p: calibrate(meanLogit, temperature), uncertainty: Math.sqrt(variance), meanLogit };
+  return { pRaw: calibrate(meanLogit, 1), p: calibrate(meanLogit, temperature, bias), uncertainty: Math.sqrt(variance), meanLogit };
 }
 
 const now = (): number => performance.now();
@@ -165,7 +166,8 @@ export class FusionClassifier implements Classifier {
   readonly backend: BackendInfo;
   private readonly backbones: Backbones;
   private readonly ownsBackbones: boolean;
-  private readonly inceptionLayer: string;
+  /** InceptionV3 taps the head reads, joined along channels in this order. */
+  readonly inceptionLayers: readonly string[];
   private readonly preprocess: PreprocessOptions;
   private readonly queue = new SerialQueue();
   private readonly analytic: AnalyticHead | undefined;
@@ -190,9 +192,10 @@ export class FusionClassifier implements Classifier {
     this.backbones = backbones;
     this.ownsBackbones = ownsBackbones;
     this.views = parseViews(manifest.tta);
-    this.inceptionLayer = inceptionLayerOf(manifest, head);
-    if (!backbones.inceptionLayers.includes(this.inceptionLayer)) {
-      throw new Error(`head needs InceptionV3 layer ${this.inceptionLayer}, backbones output ${backbones.inceptionLayers.join(', ')}`);
+    this.inceptionLayers = inceptionLayersOf(manifest, head);
+    const missing = this.inceptionLayers.filter((l) => !backbones.inceptionLayers.includes(l));
+    if (missing.length > 0) {
+      throw new Error(`head needs InceptionV3 layer ${missing.join(', ')}, backbones output ${backbones.inceptionLayers.join(', ')}`);
     }
     this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
     this.analytic = engine === 'analytic' ? AnalyticHead.from(head) : undefined;
@@ -224,6 +227,10 @@ export class FusionClassifier implements Classifier {
   private headGradients(inception: FeatureMap, mobilenet: FeatureMap, i: number): { logit: number; inception: FeatureMap; mobilenet: FeatureMap } {
     if (this.analytic) return this.analytic.logitWithGradients(inception, mobilenet, i);
     return this.head.logitWithGradients(item(inception, i), item(mobilenet, i));
+  }
+
+  private inceptionMap(taps: Record<string, FeatureMap>): FeatureMap {
+    return concatChannels(this.inceptionLayers.map((l) => taps[l]!));
   }
 
   /** The branches the head actually reads (a single-branch baseline has no map for the other). */
@@ -258,7 +265,7 @@ export class FusionClassifier implements Classifier {
       const t0 = now();
       const out = await this.backbones.run(inc, mob, n);
       const t1 = now();
-      const inception = out.inception[this.inceptionLayer]!;
+      const inception = this.inceptionMap(out.inception);
       const logits = this.headLogits(inception, out.mobilenet);
       const t2 = now();
       return { logits, views, features: { inception, mobilenet: out.mobilenet }, backbonesMs: t1 - t0, headMs: t2 - t1 };
@@ -277,7 +284,7 @@ export class FusionClassifier implements Classifier {
         mob.set(p.mobilenet, i * p.mobilenet.length);
       });
       const out = await this.backbones.run(inc, mob, n);
-      return this.headLogits(out.inception[this.inceptionLayer]!, out.mobilenet);
+      return this.headLogits(this.inceptionMap(out.inception), out.mobilenet);
     });
   }
 
@@ -321,7 +328,7 @@ export class FusionClassifier implements Classifier {
   }
 
   private classification(logits: Float32Array, timingsMs: Record<string, number>): Classification {
-    const { p, pRaw, uncertainty } = aggregateViews(logits, this.manifest.temperature);
+    const { p, pRaw, uncertainty } = aggregateViews(logits, this.manifest.temperature, this.manifest.calibrationBias);
     const threshold = this.threshold;
     return {
       pMalignant: p,
@@ -403,8 +410,11 @@ export class FusionClassifier implements Classifier {
   }
 }
 
-function inceptionLayerOf(manifest: ModelManifest, head: FusionHead): string {
-  return manifest.head.inceptionLayer ?? head.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!;
+/** The InceptionV3 taps a model's head reads, in channel order (one for heads before late fusion). */
+export function inceptionLayersOf(manifest: ModelManifest, head?: FusionHead): string[] {
+  const listed = manifest.head.inceptionLayers ?? head?.config.inceptionLayers;
+  if (listed?.length) return [...listed];
+  return [manifest.head.inceptionLayer ?? head?.config.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!];
 }
 
 /** Folder of the head weights named by the manifest (the entry may name head.json or its folder). */
@@ -434,7 +444,7 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
     camBaseline =
       opts.camBaseline === null
         ? undefined
-        : (opts.camBaseline ?? (modelDir ? await loadCamBaseline(modelDir, expectedMeta(manifest, inceptionLayerOf(manifest, head))) : undefined));
+        : (opts.camBaseline ?? (modelDir ? await loadCamBaseline(modelDir, expectedMeta(manifest, inceptionLayersOf(manifest, head))) : undefined));
   } catch (e) {
     if (!opts.head) head.dispose();
     if (!opts.backbones) await backbones.dispose();

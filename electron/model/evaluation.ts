@@ -17,7 +17,7 @@ export function evaluateSets(
   logits: ReadonlyMap<string, number>,
   temperature: number,
   threshold: number,
-  options: { iterations?: number; seed?: number } = {},
+  options: { iterations?: number; seed?: number; bias?: number } = {},
 ): Record<string, SetReport> {
   const bySet = new Map<string, ProtocolItem[]>();
   for (const item of items) {
@@ -28,7 +28,7 @@ export function evaluateSets(
   for (const [set, members] of [...bySet.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const scored = members.filter((m) => logits.has(m.id));
     if (scored.length === 0) continue;
-    const p = scored.map((m) => calibrate(logits.get(m.id)!, temperature));
+    const p = scored.map((m) => calibrate(logits.get(m.id)!, temperature, options.bias));
     const y = scored.map((m) => (m.label === 'malignant' ? 1 : 0));
     out[set] = { ...evaluateScores(p, y, threshold, { ...options, groups: scored.map((m) => m.group) }), unscored: members.length - scored.length };
   }
@@ -48,11 +48,11 @@ export interface OtherMalignantReport {
 export function otherMalignantReport(
   items: readonly ProtocolItem[],
   logits: ReadonlyMap<string, number>,
-  manifest: Pick<ModelManifest, 'temperature' | 'threshold' | 'tiers'>,
+  manifest: Pick<ModelManifest, 'temperature' | 'calibrationBias' | 'threshold' | 'tiers'>,
 ): OtherMalignantReport | undefined {
   const scored = items.filter((i) => i.label === 'other_malignant' && logits.has(i.id));
   if (scored.length === 0) return undefined;
-  const p = scored.map((i) => calibrate(logits.get(i.id)!, manifest.temperature));
+  const p = scored.map((i) => calibrate(logits.get(i.id)!, manifest.temperature, manifest.calibrationBias));
   const median = (v: number[]): number => {
     const s = [...v].sort((a, b) => a - b);
     return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

@@ -25,6 +25,16 @@ export interface HeadConfig {
   readonly dropout: number;
   /** Informational: the InceptionV3 tap this head was trained on. */
   readonly inceptionLayer?: string;
+  /**
+   * InceptionV3 taps whose maps are concatenated along channels into the 'inception' branch
+   * (mixed5-mixed7 are all 17x17x768), in this order; absent means the one `inceptionLayer`.
+   */
+  readonly inceptionLayers?: readonly string[];
+  /**
+   * Informational, for late fusion (late-fusion.ts): widths of the input blocks that separately
+   * trained members read; the weights are block-diagonal, so the output is the members' mean logit.
+   */
+  readonly lateFusionBlocks?: readonly number[];
 }
 
 export const HEAD_FORMAT = 'dermafuse-head/1';
@@ -112,7 +122,13 @@ export class FusionHead {
   readonly output: DenseLayer;
 
   private constructor(config: HeadConfig, weights: Map<string, tf.Tensor>) {
-    this.config = Object.freeze({ ...config, branches: [...config.branches], hidden: [...config.hidden] });
+    this.config = Object.freeze({
+      ...config,
+      branches: [...config.branches],
+      hidden: [...config.hidden],
+      ...(config.inceptionLayers ? { inceptionLayers: [...config.inceptionLayers] } : {}),
+      ...(config.lateFusionBlocks ? { lateFusionBlocks: [...config.lateFusionBlocks] } : {}),
+    });
     const take = (name: string, trainable: boolean): tf.Variable => {
       const t = weights.get(name);
       if (!t) throw new HeadError(`head weights lack ${name}`);
@@ -142,6 +158,17 @@ export class FusionHead {
       fanIn = fanOut;
     });
     return new FusionHead(config, weights);
+  }
+
+  /**
+   * A head from named weights (the names `namedWeights` returns); takes ownership of the tensors.
+   * Used to assemble heads whose weights were computed elsewhere (late fusion of trained members).
+   */
+  static fromWeights(config: HeadConfig, named: Record<string, tf.Tensor>): FusionHead {
+    validateConfig(config);
+    const width = pooledWidth(config);
+    if (named['norm/mean']?.shape[0] !== width) throw new HeadError(`normalisation must have ${width} entries`);
+    return new FusionHead(config, new Map(Object.entries(named)));
   }
 
   static async load(dir: string): Promise<FusionHead> {
@@ -290,4 +317,7 @@ function validateConfig(config: HeadConfig): void {
   if (!config.branches?.length) throw new HeadError('head config needs at least one branch');
   if (!(config.dropout >= 0 && config.dropout < 1)) throw new HeadError('dropout must be in [0, 1)');
   if (config.pooling !== 'avg' && config.pooling !== 'avg+max') throw new HeadError(`unknown pooling ${String(config.pooling)}`);
+  if (config.lateFusionBlocks && config.lateFusionBlocks.reduce((a, b) => a + b, 0) !== pooledWidth(config)) {
+    throw new HeadError(`late-fusion blocks (${config.lateFusionBlocks.join('+')}) do not add up to the pooled width ${pooledWidth(config)}`);
+  }
 }

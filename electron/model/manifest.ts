@@ -54,12 +54,22 @@ export const ModelManifest = z.object({
       pooling: z.enum(['avg', 'avg+max']),
       branches: z.array(z.enum(['inception', 'mobilenet'])).min(1),
       inceptionLayer: z.string().optional(),
+      /** Several taps joined along channels, in order (late-fusion models); overrides inceptionLayer. */
+      inceptionLayers: z.array(z.string()).min(1).optional(),
+      fusion: z.enum(['early', 'late']).optional(),
       hidden: z.array(z.number().int().positive()),
       dropout: z.number().min(0).max(1),
     })
     .catchall(z.unknown()),
-  /** Calibrated P(melanoma) = sigmoid(logit / temperature). */
+  /** Calibrated P(melanoma) = sigmoid(logit / temperature + calibrationBias). */
   temperature: z.number().positive(),
+  /**
+   * Platt-scaling offset fitted with the temperature on validation data; absent (0) for models
+   * calibrated by temperature alone. Class-balanced training centres the logit on a 50% prior; a
+   * strongly regularised head's logits are too small for a temperature alone to move that to the
+   * real prevalence.
+   */
+  calibrationBias: z.number().optional(),
   /** Operating threshold on the calibrated probability: label 'malignant' when p >= threshold. */
   threshold: z.number().min(0).max(1),
   /**
@@ -136,7 +146,7 @@ export function thresholdFor(manifest: Pick<ModelManifest, 'threshold' | 'operat
   return manifest.operatingPoints?.[preset].threshold ?? manifest.threshold;
 }
 
-/** Calibrated probability from the head's logit (temperature scaling). */
-export function calibrate(logit: number, temperature: number): number {
-  return 1 / (1 + Math.exp(-logit / temperature));
+/** Calibrated probability from the head's logit (temperature scaling, plus the Platt offset when fitted). */
+export function calibrate(logit: number, temperature: number, bias = 0): number {
+  return 1 / (1 + Math.exp(-(logit / temperature + bias)));
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../electron/common/paths.ts';
 import { runEvaluate } from '../../electron/cli/evaluate.ts';
-import { headConfigOf, DEFAULT_RECIPE } from '../../electron/model/experiment.ts';
+import { headConfigOf, DEFAULT_RECIPE, inceptionTaps } from '../../electron/model/experiment.ts';
 import { FusionHead } from '../../electron/model/head.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, sharedModelsPresent } from '../../electron/model/weights.ts';
@@ -34,9 +34,11 @@ describe.skipIf(!present)('evaluate', () => {
         testManifest({
           version: 'test-random',
           createdAt: new Date().toISOString(),
-          backbones: { inception_v3: { source: 'nsfwjs', sha256: INCEPTION_SOURCE_SHA256, layers: ['mixed6'], scaling: 'unit' }, mobilenet_v2: { source: 'coral', sha256: MOBILENET_V2_TFLITE.sha256 } },
+          // The shipped recipe's three InceptionV3 taps: live maps are joined along channels, cached
+          // vectors side by side, and the two must agree column for column.
+          backbones: { inception_v3: { source: 'nsfwjs', sha256: INCEPTION_SOURCE_SHA256, layers: inceptionTaps(DEFAULT_RECIPE), scaling: 'unit' }, mobilenet_v2: { source: 'coral', sha256: MOBILENET_V2_TFLITE.sha256 } },
           preprocess: { crop: 'centre-square', colorConstancy: 'none' },
-          head: { hidden: [4] },
+          head: { hidden: [4], inceptionLayers: inceptionTaps(DEFAULT_RECIPE) },
           temperature: 1,
           tta: ['identity', 'hflip'],
         }),

@@ -10,7 +10,7 @@ import {
   thresholdForSensitivity,
   thresholdMetrics,
 } from '../../electron/model/metrics.ts';
-import { applyTemperature, chooseOperatingPoint, fitTemperature, negativeLogLikelihood } from '../../electron/model/calibration.ts';
+import { applyTemperature, chooseOperatingPoint, fitPlatt, fitTemperature, negativeLogLikelihood } from '../../electron/model/calibration.ts';
 
 // Hand-computed cases: each expected value below was worked out on paper from the definitions.
 const s6 = [0.9, 0.8, 0.7, 0.6, 0.3, 0.2];
@@ -110,6 +110,38 @@ describe('temperature scaling', () => {
     const p = applyTemperature([0, 2 * t], t);
     expect(p[0]).toBe(0.5);
     expect(p[1]).toBeCloseTo(1 / (1 + Math.exp(-2)), 12);
+  });
+});
+
+describe('Platt scaling', () => {
+  it('recovers the temperature and offset that generated the labels, and beats temperature alone', () => {
+    const random = seededRandom(12);
+    const logits: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const z = (random() - 0.5) * 8;
+      logits.push(z);
+      labels.push(random() < 1 / (1 + Math.exp(-(z / 0.5 - 2))) ? 1 : 0);
+    }
+    const { temperature, bias } = fitPlatt(logits, labels);
+    expect(temperature).toBeGreaterThan(0.45);
+    expect(temperature).toBeLessThan(0.55);
+    expect(bias).toBeGreaterThan(-2.2);
+    expect(bias).toBeLessThan(-1.8);
+    const t = fitTemperature(logits, labels);
+    const nll = (a: number, b: number): number => logits.reduce((s, z, i) => {
+      const p = 1 / (1 + Math.exp(-(z * a + b)));
+      return s - Math.log(labels[i] === 1 ? p : 1 - p);
+    }, 0);
+    expect(nll(1 / temperature, bias)).toBeLessThan(nll(1 / t, 0));
+  });
+
+  it('never inverts the ranking: scores unrelated to the labels keep a positive slope or fall back to T alone', () => {
+    const random = seededRandom(13);
+    const logits = Array.from({ length: 500 }, () => random() * 4 - 2);
+    const labels = logits.map((z) => (z < 0 ? 1 : 0)); // anti-correlated on purpose
+    const { temperature } = fitPlatt(logits, labels);
+    expect(temperature).toBeGreaterThan(0);
   });
 });
 
