@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../electron/common/paths.ts';
 import { buildCamBaseline } from '../../electron/model/cam-baseline-build.ts';
 import { expectedMeta, loadCamBaseline } from '../../electron/model/cam-baseline.ts';
+import { inceptionLayersOf } from '../../electron/model/classifier.ts';
 import { buildProtocol } from '../../electron/model/data-protocol.ts';
 import { loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
 import { sharedModelsPresent } from '../../electron/model/weights.ts';
@@ -34,10 +35,13 @@ describe.skipIf(!present)('buildCamBaseline', () => {
     expect(readFileSync(join(dir, 'cam-baseline.bin')).equals(bin)).toBe(true);
 
     const manifest = loadManifest(dir);
-    const loaded = await loadCamBaseline(dir, expectedMeta(manifest, manifest.head.inceptionLayer!));
+    const taps = inceptionLayersOf(manifest);
+    const loaded = await loadCamBaseline(dir, expectedMeta(manifest, taps));
+    expect(loaded?.meta.inceptionLayer).toBe(taps.join('+'));
     expect(loaded?.meta.images).toBe(3);
     expect(loaded?.meta.views).toEqual(['identity', 'hflip']);
-    expect(loaded?.inception.shape).toEqual([1, 17, 17, 768]);
+    // Every tap the head reads, joined along channels (17x17x768 each).
+    expect(loaded?.inception.shape).toEqual([1, 17, 17, 768 * taps.length]);
     expect(loaded?.mobilenet.shape).toEqual([1, 7, 7, 1280]);
     expect(Array.from(loaded!.inception.data).some((v) => v > 0)).toBe(true);
   }, 120_000);

@@ -3,12 +3,12 @@
  * higher threshold than 'sensitive', and fixture images between the two change label (and only
  * the label: probability and tier are the same model output).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../electron/common/paths.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
-import { loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
+import { loadManifest, manifestPath, shippedModelDir } from '../../electron/model/manifest.ts';
 import { sharedModelsPresent } from '../../electron/model/weights.ts';
 
 const fixtures = sharedDir('data', 'fixtures');
@@ -38,15 +38,22 @@ describe.skipIf(!present)('classifier operating point presets (shipped model)', 
   });
 
   it('labels with the chosen preset and reports its threshold', async () => {
-    const files = ['benign/ISIC_0000005.jpg', 'malignant/ISIC_0000026.jpg', 'malignant/ISIC_0000002.jpg'].map((f) => join(fixtures, f));
+    const tS = manifest.operatingPoints!.sensitive.threshold;
+    const tX = manifest.operatingPoints!.specific.threshold;
+    // Fixture images the model's stored predictions place between the two thresholds and above
+    // both, so the test follows the shipped model instead of naming images for one version.
+    const stored = JSON.parse(readFileSync(manifestPath(dir, manifest.fixturePredictions!), 'utf8')) as { predictions: { path: string; pMalignant: number }[] };
+    const between = stored.predictions.filter((p) => p.pMalignant >= tS + 1e-3 && p.pMalignant < tX - 1e-3).slice(0, 2);
+    const above = stored.predictions.find((p) => p.pMalignant >= tX + 1e-3);
+    expect(between.length, 'fixture predictions between the sensitive and specific thresholds').toBe(2);
+    expect(above, 'a fixture prediction above the specific threshold').toBeDefined();
+    const files = [...between, above!].map((p) => join(fixtures, p.path));
     const specific = [];
     for (const f of files) specific.push((await classifier.classifyFile(f)).classification);
     classifier.setOperatingPoint('sensitive');
     const sensitive = [];
     for (const f of files) sensitive.push((await classifier.classifyFile(f)).classification);
 
-    const tS = manifest.operatingPoints!.sensitive.threshold;
-    const tX = manifest.operatingPoints!.specific.threshold;
     for (const [i, c] of specific.entries()) {
       expect(c.threshold).toBe(tX);
       expect(sensitive[i]!.threshold).toBe(tS);
