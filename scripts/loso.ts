@@ -35,8 +35,9 @@ program
   .option('--views <list>', 'views', 'identity')
   .option('--batch <n>', 'batch size', '16')
   .option('--threads <n>', 'onnxruntime intra-op threads')
-  .option('--crop <policy>', 'centre | lesion', 'centre')
-  .action(async (o: { cc: ColorConstancy; views: string; batch: string; threads?: string; crop: CropPolicy }) => {
+  .option('--crop <policy>', 'centre | lesion | centre-zoom2', 'centre')
+  .option('--blocks <list>', "intermediate MobileNetV2 blocks to store instead of the final map (e.g. 'expanded_conv_13,expanded_conv_16')")
+  .action(async (o: { cc: ColorConstancy; views: string; batch: string; threads?: string; crop: CropPolicy; blocks?: string }) => {
     const protocol = await buildProtocol();
     // LOSO test sets first, so a partial run already scores every held-out source.
     const rank = (i: ProtocolItem): number => (i.evalSet === 'test:ham10000' || i.evalSet === 'test:isic2017' || i.source === 'isic9' ? 0 : 1);
@@ -46,10 +47,11 @@ program
     for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => (stop = true));
     let started = false;
     const t0 = performance.now();
-    console.log(`${new Date().toISOString()} extract-mobilenet cc=${o.cc} views=${o.views} items=${items.length}`);
+    console.log(`${new Date().toISOString()} extract-mobilenet cc=${o.cc} crop=${o.crop} blocks=${o.blocks ?? '-'} views=${o.views} items=${items.length}`);
     const r = await extractMobilenetFeatures(items, {
       colorConstancy: o.cc,
       crop: o.crop,
+      ...(o.blocks ? { blocks: o.blocks.split(',') } : {}),
       views: o.views.split(',') as View[],
       batchSize: Number(o.batch),
       ...(o.threads ? { intraOpThreads: Number(o.threads) } : {}),
@@ -104,6 +106,8 @@ program
 
 const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
 const MOB = (pooling: Pooling = 'avg', colorConstancy: ColorConstancy = 'none', crop: CropPolicy = 'centre'): FeatureBlock => ({ kind: 'mobilenet', pooling, colorConstancy, crop });
+/** An intermediate MobileNetV2 block (avg-pooled, identity view, no colour constancy). */
+const MOB_BLOCK = (block: string, crop: CropPolicy = 'centre'): FeatureBlock => ({ kind: 'mobilenet', pooling: 'avg', colorConstancy: 'none', crop, block });
 const LR: MatrixHeadSettings = { hidden: [], dropout: 0, train: DEFAULT_TRAIN_SETTINGS };
 const lr = (l2: number): MatrixHeadSettings => ({ ...LR, train: { ...DEFAULT_TRAIN_SETTINGS, l2 } });
 const mlp = (units: number, dropout: number, l2 = 1e-4, seed = DEFAULT_TRAIN_SETTINGS.seed): MatrixHeadSettings => ({ hidden: [units], dropout, train: { ...DEFAULT_TRAIN_SETTINGS, l2, seed } });
@@ -112,6 +116,14 @@ const one = (name: string, blocks: FeatureBlock[], head: MatrixHeadSettings = LR
 /** Every configuration, by group; names are stable (they key the stored logits). */
 function configs(): Record<string, LosoConfig[]> {
   const fusion6 = [INC('mixed6'), MOB()];
+  // fusion-v2's members without TTA, plus extra MobileNetV2 members (issue 8: intermediate blocks, multi-scale input).
+  const fusionV2Plus = (name: string, extra: FeatureBlock[]): LosoConfig => ({
+    name: `late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 + ${name}`,
+    members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), ...extra].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1) })),
+  });
+  const block13 = MOB_BLOCK('expanded_conv_13');
+  const block16 = MOB_BLOCK('expanded_conv_16');
+  const zoom2 = MOB('avg', 'none', 'centre-zoom2');
   return {
     taps: [
       one('fusion mixed5 avg, LR', [INC('mixed5'), MOB()]),
@@ -188,6 +200,15 @@ function configs(): Record<string, LosoConfig[]> {
       one('MobileNetV2 avg, LR, per-domain standardisation', [MOB()], LR, { domainNorm: true }),
     ],
     tta: [one('MobileNetV2 avg, LR, TTA identity+hflip', [MOB()], LR, { tta: ['identity', 'hflip'] })],
+    blocks: [
+      fusionV2Plus('MobileNetV2 expanded_conv_13 (14x14x96)', [block13]),
+      fusionV2Plus('MobileNetV2 expanded_conv_16 (7x7x160)', [block16]),
+      fusionV2Plus('MobileNetV2 expanded_conv_13 + expanded_conv_16', [block13, block16]),
+    ],
+    scales: [
+      fusionV2Plus('MobileNetV2 centre zoom 2x', [zoom2]),
+      fusionV2Plus('MobileNetV2 expanded_conv_13 + expanded_conv_16 + MobileNetV2 centre zoom 2x', [block13, block16, zoom2]),
+    ],
   };
 }
 

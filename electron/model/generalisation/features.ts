@@ -14,10 +14,13 @@ import { GENERALISATION_FEATURES_ROOT, generalisationMobilenetStore, type CropPo
 
 export type FeatureBlock =
   | { readonly kind: 'inception'; readonly layer: (typeof EXTRACTED_LAYERS)[number]; readonly pooling: Pooling }
-  | { readonly kind: 'mobilenet'; readonly pooling: Pooling; readonly colorConstancy: ColorConstancy; readonly crop?: CropPolicy };
+  | { readonly kind: 'mobilenet'; readonly pooling: Pooling; readonly colorConstancy: ColorConstancy; readonly crop?: CropPolicy; readonly block?: string };
+
+const CROP_SUFFIX: Record<CropPolicy, string> = { centre: '', lesion: '-lesioncrop', 'centre-zoom2': '-zoom2' };
 
 export function blockName(b: FeatureBlock): string {
-  return b.kind === 'inception' ? `inc-${b.layer}-${b.pooling}` : `mob-${b.pooling}${b.colorConstancy === 'none' ? '' : `-${b.colorConstancy}`}${b.crop === 'lesion' ? '-lesioncrop' : ''}`;
+  if (b.kind === 'inception') return `inc-${b.layer}-${b.pooling}`;
+  return `mob${b.block ? `-${b.block}` : ''}-${b.pooling}${b.colorConstancy === 'none' ? '' : `-${b.colorConstancy}`}${CROP_SUFFIX[b.crop ?? 'centre']}`;
 }
 
 export interface BlockReader {
@@ -48,13 +51,13 @@ export class FallbackReader implements BlockReader {
 const readers = new Map<string, BlockReader>();
 
 function readerFor(b: FeatureBlock): BlockReader {
-  const key = b.kind === 'inception' ? 'inception' : `mobilenet:${b.colorConstancy}:${b.crop ?? 'centre'}`;
+  const key = b.kind === 'inception' ? 'inception' : `mobilenet:${b.colorConstancy}:${b.crop ?? 'centre'}:${b.block ?? 'final'}`;
   let r = readers.get(key);
   if (!r) {
     if (b.kind === 'inception') r = new FeatureStore(inceptionSpace(EXTRACTED_LAYERS, 'unit', 'none'));
     else {
-      const own = generalisationMobilenetStore(b.colorConstancy, GENERALISATION_FEATURES_ROOT(), b.crop ?? 'centre');
-      r = b.colorConstancy === 'none' && (b.crop ?? 'centre') === 'centre' ? new FallbackReader(new FeatureStore(mobilenetSpace('none')), own) : own;
+      const own = generalisationMobilenetStore(b.colorConstancy, GENERALISATION_FEATURES_ROOT(), b.crop ?? 'centre', b.block);
+      r = b.colorConstancy === 'none' && (b.crop ?? 'centre') === 'centre' && b.block === undefined ? new FallbackReader(new FeatureStore(mobilenetSpace('none')), own) : own;
     }
     readers.set(key, r);
   }
@@ -62,7 +65,7 @@ function readerFor(b: FeatureBlock): BlockReader {
 }
 
 function segmentsOf(b: FeatureBlock): string[] {
-  const prefix = b.kind === 'inception' ? `${b.layer}/` : '';
+  const prefix = b.kind === 'inception' ? `${b.layer}/` : b.block ? `${b.block}/` : '';
   return [`${prefix}avg`, ...(b.pooling === 'avg+max' ? [`${prefix}max`] : [])];
 }
 

@@ -5,27 +5,45 @@
  *
  * Records go to a FeatureStore keyed by `mobilenetSpace(colorConstancy)` — the same record layout
  * as the main cache — under cacheDir('features-generalisation'), so the main cache is never
- * written by experiments and the two can be read with the same code.
+ * written by experiments and the two can be read with the same code. Intermediate blocks
+ * (`blocks`) and other crops (lesion, centre zoom) get spaces of their own in the same root.
  */
 import { readFile } from 'node:fs/promises';
 import { cacheDir } from '../../common/paths.ts';
-import { mobilenetGraph, MOBILENET_INPUT_SIZE } from '../backbones.ts';
+import { mobilenetGraph, MOBILENET_BLOCK_NAMES, MOBILENET_INPUT_SIZE } from '../backbones.ts';
 import { MOBILENET_FEATURES } from '../convert/mobilenet-v2.ts';
 import { mobilenetSpace } from '../extract.ts';
 import { FeatureStore, poolMap } from '../feature-cache.ts';
 import { prepareBuffer, type ColorConstancy } from '../preprocess.ts';
 import { createSession, ort } from '../runtime.ts';
 import { applyView, type View } from '../views.ts';
+import { CENTRE_ZOOM2_VERSION, prepareCentreZoom } from './centre-zoom.ts';
 import { LESION_CROP_VERSION, prepareLesionCrop } from './lesion-crop.ts';
 
 export const GENERALISATION_FEATURES_ROOT = (): string => cacheDir('features-generalisation');
 
-export type CropPolicy = 'centre' | 'lesion';
+export type CropPolicy = 'centre' | 'lesion' | 'centre-zoom2';
 
-/** The store of MobileNetV2 features for one colour-constancy setting and crop policy in the experiments' cache. */
-export function generalisationMobilenetStore(colorConstancy: ColorConstancy, root = GENERALISATION_FEATURES_ROOT(), crop: CropPolicy = 'centre'): FeatureStore {
+/** Channels of each intermediate block output (MOBILENET_BLOCK_NAMES order), as the graph reports them. */
+const MOBILENET_BLOCK_CHANNELS = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320] as const;
+
+export function mobilenetBlockChannels(block: string): number {
+  const k = MOBILENET_BLOCK_NAMES.indexOf(block);
+  if (k < 0) throw new Error(`unknown MobileNetV2 block '${block}' (choose from ${MOBILENET_BLOCK_NAMES.join(', ')})`);
+  return MOBILENET_BLOCK_CHANNELS[k]!;
+}
+
+/**
+ * The store of MobileNetV2 features for one colour-constancy setting and crop policy in the
+ * experiments' cache: the final map, or with `block` one intermediate block's pooled output
+ * (its own space, so each block can be read and extended alone).
+ */
+export function generalisationMobilenetStore(colorConstancy: ColorConstancy, root = GENERALISATION_FEATURES_ROOT(), crop: CropPolicy = 'centre', block?: string): FeatureStore {
   const space = mobilenetSpace(colorConstancy);
-  return new FeatureStore(crop === 'lesion' ? { ...space, crop: LESION_CROP_VERSION } : space, root);
+  const cropped = crop === 'lesion' ? { ...space, crop: LESION_CROP_VERSION } : crop === 'centre-zoom2' ? { ...space, crop: CENTRE_ZOOM2_VERSION } : space;
+  if (block === undefined) return new FeatureStore(cropped, root);
+  const c = mobilenetBlockChannels(block);
+  return new FeatureStore({ ...cropped, layers: [block], segments: [{ name: `${block}/avg`, length: c }, { name: `${block}/max`, length: c }] }, root);
 }
 
 export interface MobilenetExtractItem {
@@ -35,8 +53,10 @@ export interface MobilenetExtractItem {
 
 export interface MobilenetExtractOptions {
   readonly colorConstancy: ColorConstancy;
-  /** 'lesion': square around the segmented lesion (colour constancy must be 'none'). */
+  /** 'lesion': square around the segmented lesion; 'centre-zoom2': central half of the centre square (both without colour constancy). */
   readonly crop?: CropPolicy;
+  /** Intermediate blocks (e.g. 'expanded_conv_13') to pool and store instead of the final map. */
+  readonly blocks?: readonly string[];
   readonly views: readonly View[];
   readonly batchSize?: number;
   readonly intraOpThreads?: number;
@@ -59,8 +79,12 @@ export interface MobilenetExtractResult {
 
 export async function extractMobilenetFeatures(items: readonly MobilenetExtractItem[], options: MobilenetExtractOptions): Promise<MobilenetExtractResult> {
   const crop = options.crop ?? 'centre';
-  if (crop === 'lesion' && options.colorConstancy !== 'none') throw new Error('lesion crop is measured without colour constancy');
-  const store = generalisationMobilenetStore(options.colorConstancy, options.root, crop);
+  if (crop !== 'centre' && options.colorConstancy !== 'none') throw new Error(`${crop} crop is measured without colour constancy`);
+  // One store per output: the final map, or each requested block.
+  const outputs = options.blocks?.length ? MOBILENET_BLOCK_NAMES.filter((b) => options.blocks!.includes(b)) : [MOBILENET_FEATURES];
+  for (const b of options.blocks ?? []) mobilenetBlockChannels(b); // unknown names fail before any work
+  const stores = outputs.map((o) => generalisationMobilenetStore(options.colorConstancy, options.root, crop, o === MOBILENET_FEATURES ? undefined : o));
+  const store = stores[0]!;
   const jobs: { item: MobilenetExtractItem; view: View }[] = [];
   let skipped = 0;
   for (const view of options.views) {
@@ -69,14 +93,15 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
     for (const item of items) {
       if (seen.has(item.sha256)) continue;
       seen.add(item.sha256);
-      if (failed.has(item.sha256) || store.has(view, item.sha256)) skipped++;
+      // A job until every output store has it (a run killed between two appends redoes the image).
+      if (failed.has(item.sha256) || stores.every((s) => s.has(view, item.sha256))) skipped++;
       else jobs.push({ item, view });
     }
   }
   const result: MobilenetExtractResult = { computed: 0, failed: 0, skipped, lesionFound: 0, preprocessMsPerImage: Number.NaN, inferenceMsPerImage: Number.NaN };
   if (jobs.length === 0) return result;
 
-  const graph = await mobilenetGraph();
+  const graph = await mobilenetGraph(outputs.filter((o) => o !== MOBILENET_FEATURES));
   const { session } = await createSession(graph.onnx, { intraOpThreads: options.intraOpThreads });
   const batchSize = options.batchSize ?? 16;
   let preprocessMs = 0;
@@ -94,7 +119,8 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
             const c = await prepareLesionCrop(job.item.file, MOBILENET_INPUT_SIZE);
             if (c.found) result.lesionFound++;
             pixels = c.pixels;
-          } else pixels = (await prepareBuffer(await readFile(job.item.file), job.item.file, { colorConstancy: options.colorConstancy })).mobilenet;
+          } else if (crop === 'centre-zoom2') pixels = (await prepareCentreZoom(job.item.file, 2)).mobilenet;
+          else pixels = (await prepareBuffer(await readFile(job.item.file), job.item.file, { colorConstancy: options.colorConstancy })).mobilenet;
           prepared.push({ job, pixels: job.view === 'identity' ? pixels : applyView(pixels, MOBILENET_INPUT_SIZE, job.view) });
         } catch (error) {
           store.recordError(job.view, job.item.sha256, job.item.file, (error as Error).message);
@@ -109,19 +135,21 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
         const n = group.length;
         const x = new Float32Array(n * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
         group.forEach((g, i) => x.set(g.pixels, (i * x.length) / n));
-        const out = await session.run({ image: new ort.Tensor('float32', x, [n, MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, 3]) }, [MOBILENET_FEATURES]);
-        const t = out[MOBILENET_FEATURES]!;
-        const shape = t.dims as unknown as [number, number, number, number];
-        store.append(
-          view,
-          group.map((g, i) => {
-            const { avg, max } = poolMap(t.data as Float32Array, shape, i);
-            const features = new Float32Array(avg.length + max.length);
-            features.set(avg);
-            features.set(max, avg.length);
-            return { sha256: g.job.item.sha256, features };
-          }),
-        );
+        const out = await session.run({ image: new ort.Tensor('float32', x, [n, MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, 3]) }, outputs);
+        outputs.forEach((name, s) => {
+          const t = out[name]!;
+          const shape = t.dims as unknown as [number, number, number, number];
+          stores[s]!.append(
+            view,
+            group.map((g, i) => {
+              const { avg, max } = poolMap(t.data as Float32Array, shape, i);
+              const features = new Float32Array(avg.length + max.length);
+              features.set(avg);
+              features.set(max, avg.length);
+              return { sha256: g.job.item.sha256, features };
+            }),
+          );
+        });
         result.computed += n;
       }
       inferenceMs += performance.now() - t1;
