@@ -10,17 +10,18 @@ import { Command } from 'commander';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { cacheDir } from '../electron/common/paths.ts';
 import { buildProtocol, type ProtocolItem, type Source } from '../electron/model/data-protocol.ts';
-import { DEFAULT_RECIPE, featureMatrix, runRecipe, type Recipe } from '../electron/model/experiment.ts';
+import { FUSION_V1_RECIPE, featureMatrix, runRecipe, type Recipe } from '../electron/model/experiment.ts';
 import { auc, specificityAtSensitivity } from '../electron/model/metrics.ts';
 
 const program = new Command()
   .requiredOption('--stage <name>', 'taps | layers | branches | head | epochs | other | scaling | tta | augment | one')
-  .option('--base <json>', 'recipe fields overriding the default recipe', '{}')
+  .option('--base <json>', 'recipe fields overriding the fusion-v1 recipe', '{}')
   .option('--holdout <source>', 'leave-one-source-out: this source is not trained on')
   .option('--common-subset', 'train and score only images cached under every variant (e.g. a partial second scaling)')
   .parse();
 const opts = program.opts<{ stage: string; base: string; holdout?: Source; commonSubset?: boolean }>();
-const base: Recipe = { ...DEFAULT_RECIPE, ...(JSON.parse(opts.base) as Partial<Recipe>) };
+// These stages chose fusion-v1's recipe (in-domain validation); fusion-v2's was chosen leave-one-source-out (scripts/loso.ts).
+const base: Recipe = { ...FUSION_V1_RECIPE, ...(JSON.parse(opts.base) as Partial<Recipe>) };
 
 function variants(stage: string): Record<string, Partial<Recipe>> {
   switch (stage) {
