@@ -24,6 +24,11 @@ import type { Pooling } from '../electron/model/head.ts';
 import { specificityAtSensitivity } from '../electron/model/metrics.ts';
 import { DEFAULT_TRAIN_SETTINGS } from '../electron/model/train-head.ts';
 import { extractMobilenetFeatures, type CropPolicy } from '../electron/model/generalisation/mobilenet-extract.ts';
+import { prepareCentreZoom } from '../electron/model/generalisation/centre-zoom.ts';
+import { mobilenetGraph, MOBILENET_INPUT_SIZE } from '../electron/model/backbones.ts';
+import { MOBILENET_FEATURES } from '../electron/model/convert/mobilenet-v2.ts';
+import { poolMap } from '../electron/model/feature-cache.ts';
+import { createSession, ort } from '../electron/model/runtime.ts';
 import { prepareImage, shadesOfGrayGains, type ColorConstancy } from '../electron/model/preprocess.ts';
 import type { View } from '../electron/model/views.ts';
 
@@ -102,6 +107,62 @@ program
     }
     const med = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
     console.log(JSON.stringify({ images: files.length, repeats: Number(o.repeats), prepare_none_ms: +med(times.none).toFixed(2), prepare_sog_ms: +med(times.shades_of_gray).toFixed(2), sog_extra_ms: +(med(times.shades_of_gray) - med(times.none)).toFixed(2), sog_gains_only_ms: +med(gains).toFixed(3), lesion_crop_224_ms: +med(lesion).toFixed(2) }));
+  });
+
+program
+  .command('member-cost')
+  .description('per-image cost of the extra MobileNetV2 members (ms, batch 1, medians, interleaved): block outputs of the same pass, a 2x centre zoom pass')
+  .option('--n <n>', 'images (spread over the three sources)', '60')
+  .option('--repeats <n>', 'passes over the images', '3')
+  .option('--blocks <list>', 'intermediate blocks', 'expanded_conv_13,expanded_conv_16')
+  .action(async (o: { n: string; repeats: string; blocks: string }) => {
+    const protocol = await buildProtocol();
+    const per = Math.ceil(Number(o.n) / SOURCES.length);
+    const files = SOURCES.flatMap((s) => protocol.items.filter((i) => i.source === s).slice(0, per).map((i) => i.file));
+    const blocks = o.blocks.split(',');
+    const plain = (await createSession((await mobilenetGraph()).onnx, {})).session;
+    const tapped = (await createSession((await mobilenetGraph(blocks)).onnx, {})).session;
+    const pass = async (session: ort.InferenceSession, pixels: Float32Array, outputs: string[]): Promise<number> => {
+      const t0 = performance.now();
+      const r = await session.run({ image: new ort.Tensor('float32', pixels, [1, MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, 3]) }, outputs);
+      for (const n of outputs) poolMap(r[n]!.data as Float32Array, r[n]!.dims as unknown as [number, number, number, number], 0);
+      return performance.now() - t0;
+    };
+    const t: Record<'prepare' | 'prepareZoom' | 'final' | 'finalPlusBlocks', number[]> = { prepare: [], prepareZoom: [], final: [], finalPlusBlocks: [] };
+    for (const f of files.slice(0, 5)) {
+      const p = await prepareImage(f); // warm the file cache, sharp and both sessions
+      await pass(plain, p.mobilenet, [MOBILENET_FEATURES]);
+      await pass(tapped, p.mobilenet, [MOBILENET_FEATURES, ...blocks]);
+    }
+    for (let r = 0; r < Number(o.repeats); r++) {
+      for (const f of files) {
+        const t0 = performance.now();
+        const p = await prepareImage(f);
+        const t1 = performance.now();
+        await prepareCentreZoom(f, 2);
+        t.prepare.push(t1 - t0);
+        t.prepareZoom.push(performance.now() - t1);
+        const order = r % 2 ? ([[tapped, 'finalPlusBlocks'], [plain, 'final']] as const) : ([[plain, 'final'], [tapped, 'finalPlusBlocks']] as const);
+        for (const [session, key] of order) t[key].push(await pass(session, p.mobilenet, key === 'final' ? [MOBILENET_FEATURES] : [MOBILENET_FEATURES, ...blocks]));
+      }
+    }
+    await plain.release();
+    await tapped.release();
+    const med = (v: number[]): number => +[...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!.toFixed(2);
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, med(v)])) as Record<keyof typeof t, number>;
+    console.log(
+      JSON.stringify({
+        images: files.length,
+        repeats: Number(o.repeats),
+        blocks,
+        prepare_ms: m.prepare,
+        prepare_centre_zoom2_ms: m.prepareZoom,
+        mobilenet_final_ms: m.final,
+        mobilenet_final_plus_blocks_ms: m.finalPlusBlocks,
+        blocks_extra_ms: +(m.finalPlusBlocks - m.final).toFixed(2),
+        zoom_member_extra_ms: +(m.prepareZoom + m.final).toFixed(2),
+      }),
+    );
   });
 
 const INC = (layer: 'mixed5' | 'mixed6' | 'mixed7', pooling: Pooling = 'avg'): FeatureBlock => ({ kind: 'inception', layer, pooling });
