@@ -270,6 +270,26 @@ function configs(): Record<string, LosoConfig[]> {
       fusionV2Plus('MobileNetV2 centre zoom 2x', [zoom2]),
       fusionV2Plus('MobileNetV2 expanded_conv_13 + expanded_conv_16 + MobileNetV2 centre zoom 2x', [block13, block16, zoom2]),
     ],
+    // Control for "a fifth member": the same MobileNetV2 features again, head trained with another seed.
+    scalesControl: [
+      {
+        name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 + MobileNetV2 again (other seed)',
+        members: [
+          ...[INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1) })),
+          { blocks: [MOB()], head: mlp(64, 0.5, 1e-1, DEFAULT_TRAIN_SETTINGS.seed + 101) },
+        ],
+      },
+      // Control for training noise: fusion-v2's members (no TTA) with every head trained from another seed.
+      {
+        name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 (other seed)',
+        members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1, DEFAULT_TRAIN_SETTINGS.seed + 101) })),
+      },
+    ],
+    // The same members with flip TTA, against the shipped fusion-v2 recipe.
+    scalesTta: [
+      { ...fusionV2Plus('MobileNetV2 centre zoom 2x, flip TTA', [zoom2]), members: fusionV2Plus('', [zoom2]).members.map((m) => ({ ...m, tta: ['identity', 'hflip'] })) },
+      { ...fusionV2Plus('MobileNetV2 expanded_conv_13 (14x14x96), flip TTA', [block13]), members: fusionV2Plus('', [block13]).members.map((m) => ({ ...m, tta: ['identity', 'hflip'] })) },
+    ],
   };
 }
 
