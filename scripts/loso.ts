@@ -178,9 +178,9 @@ const one = (name: string, blocks: FeatureBlock[], head: MatrixHeadSettings = LR
 function configs(): Record<string, LosoConfig[]> {
   const fusion6 = [INC('mixed6'), MOB()];
   // fusion-v2's members without TTA, plus extra MobileNetV2 members (issue 8: intermediate blocks, multi-scale input).
-  const fusionV2Plus = (name: string, extra: FeatureBlock[]): LosoConfig => ({
+  const fusionV2Plus = (name: string, extra: FeatureBlock[], seed = DEFAULT_TRAIN_SETTINGS.seed): LosoConfig => ({
     name: `late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 + ${name}`,
-    members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), ...extra].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1) })),
+    members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), ...extra].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1, seed) })),
   });
   const block13 = MOB_BLOCK('expanded_conv_13');
   const block16 = MOB_BLOCK('expanded_conv_16');
@@ -284,6 +284,17 @@ function configs(): Record<string, LosoConfig[]> {
         name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 (other seed)',
         members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1, DEFAULT_TRAIN_SETTINGS.seed + 101) })),
       },
+    ],
+    // Every head retrained from other seeds: is a lever's difference larger than the seed-to-seed one?
+    scalesSeeds: [
+      fusionV2Plus('MobileNetV2 centre zoom 2x (other seed)', [zoom2], DEFAULT_TRAIN_SETTINGS.seed + 101),
+      fusionV2Plus('MobileNetV2 expanded_conv_13 (14x14x96) (other seed)', [block13], DEFAULT_TRAIN_SETTINGS.seed + 101),
+      {
+        name: 'late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 (third seed)',
+        members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB()].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1, DEFAULT_TRAIN_SETTINGS.seed + 202) })),
+      },
+      fusionV2Plus('MobileNetV2 centre zoom 2x (third seed)', [zoom2], DEFAULT_TRAIN_SETTINGS.seed + 202),
+      fusionV2Plus('MobileNetV2 expanded_conv_13 (14x14x96) (third seed)', [block13], DEFAULT_TRAIN_SETTINGS.seed + 202),
     ],
     // The same members with flip TTA, against the shipped fusion-v2 recipe.
     scalesTta: [
