@@ -3,8 +3,12 @@
  *
  *   npx tsx scripts/loso.ts extract-mobilenet --cc shades_of_gray [--views identity,hflip]
  *       MobileNetV2-only features into cacheDir('features-generalisation') (resumable).
+ *   npx tsx scripts/loso.ts extract-mobilenet --cc none --blocks expanded_conv_13,expanded_conv_16 | --crop centre-zoom2
+ *       intermediate MobileNetV2 blocks (one store each) or the 2x centre zoom input, same cache.
  *   npx tsx scripts/loso.ts cost [--n 100]
  *       preprocessing cost per image with and without colour constancy (ms, measured).
+ *   npx tsx scripts/loso.ts member-cost [--n 60]
+ *       per-image cost of extra MobileNetV2 members: block outputs of the same pass, a zoom pass.
  *   npx tsx scripts/loso.ts levers [--group all|taps|branches|heads|ensemble|metadata|cc|tta] [--out FILE]
  *       LOSO table of configurations; rows appended as JSON to cacheDir('experiments', 'loso.jsonl').
  */
