@@ -3,6 +3,7 @@
  * matrices for the chosen taps/pooling/branches, train on the protocol's training images, score
  * every other image (mean logit over the test-time views, as the classifier does).
  */
+import { concatArrays } from '../common/typed-arrays.ts';
 import type { ProtocolItem } from './data-protocol.ts';
 import { FeatureStore } from './feature-cache.ts';
 import { inceptionSpace, INCEPTION_CHANNELS, MOBILENET_CHANNELS, mobilenetSpace } from './extract.ts';
@@ -188,12 +189,7 @@ export async function runRecipe(recipe: Recipe, train: readonly ProtocolItem[], 
     rows.push(selectRows(m.x, m.width, keep));
     keep.forEach((k) => labels.push(trainTargets[k]!));
   }
-  const x = new Float32Array(rows.reduce((s, r) => s + r.length, 0));
-  let o = 0;
-  for (const r of rows) {
-    x.set(r, o);
-    o += r.length;
-  }
+  const x = concatArrays(rows, Float32Array);
   const { head, losses } = recipe.fusion === 'late' ? await trainLateFusion(recipe, x, labels) : await trainHead(headConfigOf(recipe), x, labels, recipe.train);
 
   const viewLogits = new Map<string, number[]>();
@@ -220,7 +216,8 @@ export async function runRecipe(recipe: Recipe, train: readonly ProtocolItem[], 
  */
 async function trainLateFusion(recipe: Recipe, x: Float32Array, labels: readonly number[]): Promise<{ head: FusionHead; losses: number[] }> {
   const rows = labels.length;
-  const width = pooledWidth(headConfigOf(recipe));
+  const config = headConfigOf(recipe);
+  const width = pooledWidth(config);
   const members: FusionHead[] = [];
   const losses: number[][] = [];
   let col = 0;
@@ -234,7 +231,7 @@ async function trainLateFusion(recipe: Recipe, x: Float32Array, labels: readonly
       members.push(trained.head);
       losses.push(trained.losses);
     }
-    const head = composeLateFusion(headConfigOf(recipe), members);
+    const head = composeLateFusion(config, members);
     return { head, losses: losses[0]!.map((_, e) => losses.reduce((s, l) => s + l[e]!, 0) / losses.length) };
   } finally {
     members.forEach((m) => m.dispose());

@@ -6,6 +6,7 @@
  * The next batch is decoded (sharp, libuv threads) while the current one runs in onnxruntime,
  * so preprocessing hides behind inference.
  */
+import { concatArrays } from '../common/typed-arrays.ts';
 import { readFile } from 'node:fs/promises';
 import { Backbones, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE } from './backbones.ts';
 import { FeatureStore, poolMap, type FeatureSpace } from './feature-cache.ts';
@@ -158,7 +159,7 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
               const { avg, max } = poolMap(maps[l]!.data, maps[l]!.shape, i);
               return [avg, max];
             });
-            return { sha256: b.job.item.sha256, features: concat(parts) };
+            return { sha256: b.job.item.sha256, features: concatArrays(parts, Float32Array) };
           }),
         );
         if (mobStore) {
@@ -171,7 +172,7 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
               view,
               need.map((b, i) => {
                 const { avg, max } = poolMap(map.data, map.shape, i);
-                return { sha256: b.job.item.sha256, features: concat([avg, max]) };
+                return { sha256: b.job.item.sha256, features: concatArrays([avg, max], Float32Array) };
               }),
             );
           }
@@ -187,12 +188,3 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
   return { computed, failed: failedCount, skipped };
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}

@@ -9,15 +9,10 @@
  * Gradient of global pooling: average pooling spreads d/d(avg_c) evenly, 1/(H·W) per cell; max
  * pooling sends d/d(max_c) to the cell holding the maximum (ties: all cells equal to it, as tfjs).
  */
-import type { FusionHead, Branch } from './head.ts';
+import { concatArrays } from '../common/typed-arrays.ts';
+import type { Branch, DenseArrays as Dense, FusionHead } from './head.ts';
 import type { FeatureMap } from './types.ts';
 
-interface Dense {
-  readonly kernel: Float32Array; // [fanIn, fanOut] row-major
-  readonly bias: Float32Array;
-  readonly fanIn: number;
-  readonly fanOut: number;
-}
 
 export interface AnalyticGradients {
   readonly logit: number;
@@ -37,20 +32,11 @@ export class AnalyticHead {
   private constructor(head: FusionHead) {
     this.branches = [...head.config.branches];
     this.pooling = head.config.pooling;
-    const named = head.namedWeights();
-    const read = (name: string): { data: Float32Array; shape: number[] } => {
-      const t = named[name];
-      if (!t) throw new Error(`head has no weight ${name}`);
-      return { data: Float32Array.from(t.dataSync() as Float32Array), shape: t.shape };
-    };
-    const dense = (prefix: string): Dense => {
-      const k = read(`${prefix}/kernel`);
-      return { kernel: k.data, bias: read(`${prefix}/bias`).data, fanIn: k.shape[0]!, fanOut: k.shape[1]! };
-    };
-    this.mean = read('norm/mean').data;
-    this.std = read('norm/std').data;
-    this.layers = head.config.hidden.map((_, i) => dense(`dense${i}`));
-    this.output = dense('out');
+    const weights = head.weightArrays();
+    this.mean = weights.mean;
+    this.std = weights.std;
+    this.layers = weights.layers;
+    this.output = weights.output;
   }
 
   /** Snapshot of the head's current weights (re-snapshot after training changes them). */
@@ -86,14 +72,8 @@ export class AnalyticHead {
       parts.push(avg);
       if (this.pooling === 'avg+max') parts.push(max);
     }
-    const width = parts.reduce((s, p) => s + p.length, 0);
-    if (width !== this.mean.length) throw new Error(`pooled width ${width} does not match the head's ${this.mean.length}`);
-    const out = new Float64Array(width);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
+    const out = concatArrays(parts, Float64Array);
+    if (out.length !== this.mean.length) throw new Error(`pooled width ${out.length} does not match the head's ${this.mean.length}`);
     return out;
   }
 

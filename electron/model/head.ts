@@ -112,6 +112,23 @@ interface DenseLayer {
   bias: tf.Variable;
 }
 
+/** A dense layer's weights copied out of tfjs. */
+export interface DenseArrays {
+  /** [fanIn, fanOut] row-major. */
+  readonly kernel: Float32Array;
+  readonly bias: Float32Array;
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
+/** Every weight of a head as plain arrays (what the analytic engine and late-fusion composition read). */
+export interface HeadArrays {
+  readonly mean: Float32Array;
+  readonly std: Float32Array;
+  readonly layers: readonly DenseArrays[];
+  readonly output: DenseArrays;
+}
+
 export class FusionHead {
   readonly config: HeadConfig;
   /** Standardisation statistics of the pooled input, from the training set. */
@@ -208,6 +225,13 @@ export class FusionHead {
     named['out/kernel'] = this.output.kernel;
     named['out/bias'] = this.output.bias;
     return named;
+  }
+
+  /** A copy of the current weights as typed arrays (later training does not change it). */
+  weightArrays(): HeadArrays {
+    const copy = (t: tf.Tensor): Float32Array => Float32Array.from(t.dataSync() as Float32Array);
+    const dense = (l: DenseLayer): DenseArrays => ({ kernel: copy(l.kernel), bias: copy(l.bias), fanIn: l.kernel.shape[0]!, fanOut: l.kernel.shape[1]! });
+    return { mean: copy(this.mean), std: copy(this.std), layers: this.layers.map(dense), output: dense(this.output) };
   }
 
   /** The variables an optimiser updates. */
