@@ -34,7 +34,7 @@ function sharedBackbones(shared: Map<string, unknown>, layers: readonly string[]
 async function randomHeadClassifier(mod: ClassifierModule, shared: Map<string, unknown>, shipped: Manifest | undefined): Promise<Loaded> {
   const { FusionHead } = await import('../../electron/model/head.ts');
   const config = (shipped?.head.config as HeadConfig | undefined) ?? V1_SHAPE;
-  const layers = config.inceptionLayers?.length ? [...config.inceptionLayers] : [config.inceptionLayer ?? 'mixed6'];
+  const layers = shipped ? mod.inceptionLayersOf(shipped) : [V1_SHAPE.inceptionLayer!];
   const head = FusionHead.create(config, 1);
   return mod.createClassifier({
     head,

@@ -13,7 +13,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createClassifier } from '../model/classifier.ts';
+import { createClassifier, inceptionLayersOf } from '../model/classifier.ts';
 import { binaryTarget, readLabelledFolder, type LabelledRow } from '../model/datasets.ts';
 import { EXTRACTED_LAYERS, featureMatrix } from '../model/experiment.ts';
 import { extractFeatures } from '../model/extract.ts';
@@ -89,7 +89,8 @@ async function scoreWithCache(rows: readonly LabelledRow[], modelDir: string, ma
   const spec = {
     branches: manifest.head.branches,
     inceptionLayer: manifest.head.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!,
-    ...(manifest.head.inceptionLayers ? { inceptionLayers: manifest.head.inceptionLayers } : {}),
+    // The same taps, in the same order, that the live classifier joins along channels.
+    inceptionLayers: inceptionLayersOf(manifest),
     scaling: manifest.backbones.inception_v3.scaling,
     pooling: manifest.head.pooling,
     colorConstancy: manifest.preprocess.colorConstancy,

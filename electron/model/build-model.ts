@@ -154,11 +154,12 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     await writeFile(join(options.out, 'reliability.png'), await svgToPng(reliabilitySvg(testCurves, 'Reliability, held-out test sets')));
   }
 
+  const taps = inceptionTaps(recipe);
   const manifest: ModelManifest = {
     version: options.version,
     createdAt: new Date().toISOString(),
     backbones: {
-      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: inceptionTaps(recipe), scaling: recipe.scaling },
+      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: taps, scaling: recipe.scaling },
       mobilenet_v2: { source: MOBILENET_V2_TFLITE.url ?? MOBILENET_V2_TFLITE.fileName, sha256: MOBILENET_V2_TFLITE.sha256 },
     },
     preprocess: { crop: CROP_POLICY, colorConstancy: recipe.colorConstancy ?? 'none' },
@@ -166,7 +167,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
       file: 'head.json',
       pooling: recipe.pooling,
       branches: [...recipe.branches],
-      ...(inceptionTaps(recipe).length === 1 ? { inceptionLayer: inceptionTaps(recipe)[0] } : { inceptionLayers: inceptionTaps(recipe) }),
+      ...(taps.length === 1 ? { inceptionLayer: taps[0] } : { inceptionLayers: taps }),
       fusion: recipe.fusion ?? 'early',
       hidden: [...run.head.config.hidden],
       dropout: recipe.dropout,

@@ -76,10 +76,10 @@ export class MeanMapAccumulator {
 }
 
 /** The fields of the manifest the baseline must agree with. */
-export function expectedMeta(manifest: ModelManifest, inceptionLayers: string | readonly string[]): Pick<CamBaselineMeta, 'inceptionLayer' | 'inceptionScaling' | 'inceptionSha256' | 'mobilenetSha256' | 'colorConstancy'> {
+export function expectedMeta(manifest: ModelManifest, inceptionLayers: readonly string[]): Pick<CamBaselineMeta, 'inceptionLayer' | 'inceptionScaling' | 'inceptionSha256' | 'mobilenetSha256' | 'colorConstancy'> {
   return {
     // Several taps are joined along channels; the key names them in that order ('mixed5+mixed6+mixed7').
-    inceptionLayer: typeof inceptionLayers === 'string' ? inceptionLayers : inceptionLayers.join('+'),
+    inceptionLayer: inceptionLayers.join('+'),
     inceptionScaling: manifest.backbones.inception_v3.scaling,
     inceptionSha256: manifest.backbones.inception_v3.sha256,
     mobilenetSha256: manifest.backbones.mobilenet_v2.sha256,

@@ -180,7 +180,7 @@ describe.skipIf(!available)('classifier on real images (random head)', () => {
       mobilenet: mob.mean(),
       meta: {
         format: CAM_BASELINE_FORMAT,
-        ...expectedMeta(manifest, 'mixed6'),
+        ...expectedMeta(manifest, ['mixed6']),
         inceptionShape: inc.mean().shape,
         mobilenetShape: mob.mean().shape,
         images: 2,
