@@ -93,16 +93,22 @@ describe('bootstrapCi', () => {
   });
 });
 
+/** 20,000 logits uniform on [-spread/2, spread/2], each labelled 1 with probability sigmoid(trueLogit(z)). */
+function sampleCalibrationData(seed: number, spread: number, trueLogit: (z: number) => number): { logits: number[]; labels: number[] } {
+  const random = seededRandom(seed);
+  const logits: number[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < 20000; i++) {
+    const z = (random() - 0.5) * spread;
+    logits.push(z);
+    labels.push(random() < 1 / (1 + Math.exp(-trueLogit(z))) ? 1 : 0);
+  }
+  return { logits, labels };
+}
+
 describe('temperature scaling', () => {
   it('recovers the temperature that generated the labels', () => {
-    const random = seededRandom(11);
-    const logits: number[] = [];
-    const labels: number[] = [];
-    for (let i = 0; i < 20000; i++) {
-      const z = (random() - 0.5) * 16;
-      logits.push(z);
-      labels.push(random() < 1 / (1 + Math.exp(-z / 2.5)) ? 1 : 0);
-    }
+    const { logits, labels } = sampleCalibrationData(11, 16, (z) => z / 2.5);
     const t = fitTemperature(logits, labels);
     expect(t).toBeGreaterThan(2.3);
     expect(t).toBeLessThan(2.7);
@@ -115,14 +121,7 @@ describe('temperature scaling', () => {
 
 describe('Platt scaling', () => {
   it('recovers the temperature and offset that generated the labels, and beats temperature alone', () => {
-    const random = seededRandom(12);
-    const logits: number[] = [];
-    const labels: number[] = [];
-    for (let i = 0; i < 20000; i++) {
-      const z = (random() - 0.5) * 8;
-      logits.push(z);
-      labels.push(random() < 1 / (1 + Math.exp(-(z / 0.5 - 2))) ? 1 : 0);
-    }
+    const { logits, labels } = sampleCalibrationData(12, 8, (z) => z / 0.5 - 2);
     const { temperature, bias } = fitPlatt(logits, labels);
     expect(temperature).toBeGreaterThan(0.45);
     expect(temperature).toBeLessThan(0.55);
