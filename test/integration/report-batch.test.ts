@@ -4,11 +4,9 @@ import { renderBatchReport, sortRows, statusOf } from '../../electron/report/bat
 import { sampleBatchData } from '../../electron/report/sample.ts';
 import type { BatchReportData } from '../../electron/report/types.ts';
 import {
-  FIXTURES_MISSING,
-  POPPLER_MISSING,
+  canRenderFixtures,
+  fixtureSkipReason,
   fixtureFiles,
-  hasFixtures,
-  hasPoppler,
   imagesOf,
   outputDir,
   readBack,
@@ -17,7 +15,7 @@ import {
   type PdfReadback,
 } from './report-helpers.ts';
 
-describe.skipIf(!hasPoppler || !hasFixtures)(`batch summary${!hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : ''}`, () => {
+describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
   let data: BatchReportData;
   let back: PdfReadback;
   let reportedPages: number;

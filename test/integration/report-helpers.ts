@@ -17,6 +17,11 @@ export const FIXTURES = sharedDir('data', 'fixtures');
 export const hasFixtures = existsSync(join(FIXTURES, 'labels.csv'));
 export const FIXTURES_MISSING = `shared fixtures absent (${FIXTURES}): the report tests print real dermoscopy images`;
 
+/** Suites that print fixture images into PDFs and read them back need both. */
+export const canRenderFixtures = hasPoppler && hasFixtures;
+/** Appended to such a suite's title, so a skipped run says why ('' when nothing is missing). */
+export const fixtureSkipReason = !hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : '';
+
 /** Fixture image paths listed in labels.csv, benign and malignant interleaved. */
 export function fixtureFiles(n: number): string[] {
   const [head, ...rows] = readFileSync(join(FIXTURES, 'labels.csv'), 'utf8').trim().split('\n');

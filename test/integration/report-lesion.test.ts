@@ -3,11 +3,9 @@ import { chronological, entryDate, renderLesionReport } from '../../electron/rep
 import { sampleLesionData } from '../../electron/report/sample.ts';
 import type { LesionReportData } from '../../electron/report/types.ts';
 import {
-  FIXTURES_MISSING,
-  POPPLER_MISSING,
+  canRenderFixtures,
+  fixtureSkipReason,
   fixtureFiles,
-  hasFixtures,
-  hasPoppler,
   imagesOf,
   outputDir,
   readBack,
@@ -15,7 +13,7 @@ import {
   type PdfReadback,
 } from './report-helpers.ts';
 
-describe.skipIf(!hasPoppler || !hasFixtures)(`lesion follow-up${!hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : ''}`, () => {
+describe.skipIf(!canRenderFixtures)(`lesion follow-up${fixtureSkipReason}`, () => {
   let data: LesionReportData;
   let back: PdfReadback;
   let reportedPages: number;

@@ -9,11 +9,9 @@ import { ReportError, batchReportData } from '../../electron/report/index.ts';
 import { syntheticOverlay, tierOf } from '../../electron/report/sample.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
 import {
-  FIXTURES_MISSING,
-  POPPLER_MISSING,
+  canRenderFixtures,
+  fixtureSkipReason,
   fixtureFiles,
-  hasFixtures,
-  hasPoppler,
   imagesOf,
   outputDir,
   readBack,
@@ -24,7 +22,7 @@ import {
  * The reports as the app and `dermafuse report` make them: from a real store (SQLite, stored
  * image bytes, overlay PNGs in the database), through the CLI's entry point.
  */
-describe.skipIf(!hasPoppler || !hasFixtures)(`reports from the store and the CLI${!hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : ''}`, () => {
+describe.skipIf(!canRenderFixtures)(`reports from the store and the CLI${fixtureSkipReason}`, () => {
   let tmp: string;
   let db: string;
   let out: string;

@@ -5,12 +5,10 @@ import { renderVisitReport } from '../../electron/report/visit-report.ts';
 import { samplePatient, sampleReview, sampleVisit, sampleVisitData, syntheticOverlay } from '../../electron/report/sample.ts';
 import { INTENDED_USE, type VisitReportData } from '../../electron/report/types.ts';
 import {
-  FIXTURES_MISSING,
-  POPPLER_MISSING,
+  canRenderFixtures,
+  fixtureSkipReason,
   fixtureFiles,
   fontsOf,
-  hasFixtures,
-  hasPoppler,
   imagesOf,
   outputDir,
   readBack,
@@ -24,7 +22,7 @@ const LONG_NOTE =
   'A'.repeat(400) +
   '\nSecond paragraph: <script>alert("x")</script> %%EOF ) ( \\ \u202Edesrever\u202C \u0000NUL';
 
-describe.skipIf(!hasPoppler || !hasFixtures)(`visit report${!hasPoppler ? ` (skipped: ${POPPLER_MISSING})` : !hasFixtures ? ` (skipped: ${FIXTURES_MISSING})` : ''}`, () => {
+describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
   let data: VisitReportData;
   let back: PdfReadback;
   let reportedPages: number;
