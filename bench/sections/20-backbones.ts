@@ -6,6 +6,7 @@
  * beside it to show what the extra taps cost per image.
  */
 import { availableParallelism } from 'node:os';
+import { concatArrays } from '../../electron/common/typed-arrays.ts';
 import { concatChannels } from '../../electron/model/feature-maps.ts';
 import { prepareImage } from '../../electron/model/preprocess.ts';
 import type { FeatureMap, PreparedImage } from '../../electron/model/types.ts';
@@ -16,10 +17,7 @@ type BackbonesModule = typeof import('../../electron/model/backbones.ts');
 type Backbones = Awaited<ReturnType<BackbonesModule['Backbones']['load']>>;
 
 function stack(images: readonly PreparedImage[], key: 'inception' | 'mobilenet'): Float32Array {
-  const one = images[0]![key].length;
-  const out = new Float32Array(one * images.length);
-  images.forEach((p, i) => out.set(p[key], i * one));
-  return out;
+  return concatArrays(images.map((p) => p[key]), Float32Array);
 }
 
 let loaded: Backbones | undefined;

@@ -25,6 +25,7 @@ import {
 } from './gradcam.ts';
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { concatChannels } from './feature-maps.ts';
+import { concatArrays } from '../common/typed-arrays.ts';
 import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';
@@ -255,15 +256,10 @@ export class FusionClassifier implements Classifier {
   async scoreViews(prepared: PreparedImage, views: readonly View[] = this.views): Promise<ScoredViews & { backbonesMs: number; headMs: number }> {
     this.check();
     return this.queue.run(async () => {
-      const n = views.length;
-      const inc = new Float32Array(n * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
-      const mob = new Float32Array(n * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
-      views.forEach((v, i) => {
-        inc.set(applyView(prepared.inception, INCEPTION_INPUT_SIZE, v), i * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
-        mob.set(applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, v), i * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
-      });
+      const inc = concatArrays(views.map((v) => applyView(prepared.inception, INCEPTION_INPUT_SIZE, v)), Float32Array);
+      const mob = concatArrays(views.map((v) => applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, v)), Float32Array);
       const t0 = now();
-      const out = await this.backbones.run(inc, mob, n);
+      const out = await this.backbones.run(inc, mob, views.length);
       const t1 = now();
       const inception = this.inceptionMap(out.inception);
       const logits = this.headLogits(inception, out.mobilenet);
@@ -276,14 +272,9 @@ export class FusionClassifier implements Classifier {
   async scoreBatch(prepared: readonly PreparedImage[]): Promise<Float32Array> {
     this.check();
     return this.queue.run(async () => {
-      const n = prepared.length;
-      const inc = new Float32Array(n * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
-      const mob = new Float32Array(n * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
-      prepared.forEach((p, i) => {
-        inc.set(p.inception, i * p.inception.length);
-        mob.set(p.mobilenet, i * p.mobilenet.length);
-      });
-      const out = await this.backbones.run(inc, mob, n);
+      const inc = concatArrays(prepared.map((p) => p.inception), Float32Array);
+      const mob = concatArrays(prepared.map((p) => p.mobilenet), Float32Array);
+      const out = await this.backbones.run(inc, mob, prepared.length);
       return this.headLogits(this.inceptionMap(out.inception), out.mobilenet);
     });
   }
