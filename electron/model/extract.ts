@@ -9,7 +9,7 @@
 import { concatArrays } from '../common/typed-arrays.ts';
 import { readFile } from 'node:fs/promises';
 import { Backbones, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE } from './backbones.ts';
-import { FeatureStore, poolMap, type FeatureSpace } from './feature-cache.ts';
+import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from './feature-cache.ts';
 import { seededRandom } from './metrics.ts';
 import { prepareBuffer, type AugmentOptions, type ColorConstancy } from './preprocess.ts';
 import type { PreparedImage } from './types.ts';
@@ -103,21 +103,7 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
   for (const v of options.views) if (!isKnownView(v)) throw new Error(`unknown view ${v}`);
   const incStore = new FeatureStore(inceptionSpace(options.layers, options.scaling, colorConstancy));
   const mobStore = options.inceptionOnly ? undefined : new FeatureStore(mobilenetSpace(colorConstancy));
-  const jobs: Job[] = [];
-  let skipped = 0;
-  for (const view of options.views) {
-    const failed = incStore.failed(view);
-    const seen = new Set<string>();
-    for (const item of items) {
-      if (seen.has(item.sha256)) continue;
-      seen.add(item.sha256);
-      if (failed.has(item.sha256) || (incStore.has(view, item.sha256) && (!mobStore || mobStore.has(view, item.sha256)))) {
-        skipped++;
-        continue;
-      }
-      jobs.push({ item, view });
-    }
-  }
+  const { jobs, skipped } = pendingJobs(items, options.views, mobStore ? [incStore, mobStore] : [incStore]);
   const backbones = options.backbones ?? (await Backbones.load({ inceptionLayers: [...options.layers], inceptionScaling: options.scaling }));
   const batchSize = options.batchSize ?? 8;
   let computed = 0;

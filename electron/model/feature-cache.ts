@@ -199,3 +199,28 @@ export function poolMap(data: Float32Array, shape: readonly [number, number, num
   for (let k = 0; k < c; k++) avg[k]! /= h * w;
   return { avg, max };
 }
+
+/**
+ * The (item, view) pairs still to extract into `stores`: each distinct sha256 once per view, skipping
+ * what every store already holds and what the first store recorded as failed (an unreadable image
+ * is not retried on every run). A run killed between two stores' appends redoes that image.
+ */
+export function pendingJobs<I extends { readonly sha256: string }, V extends string>(
+  items: readonly I[],
+  views: readonly V[],
+  stores: readonly FeatureStore[],
+): { jobs: { item: I; view: V }[]; skipped: number } {
+  const jobs: { item: I; view: V }[] = [];
+  let skipped = 0;
+  for (const view of views) {
+    const failed = stores[0]!.failed(view);
+    const seen = new Set<string>();
+    for (const item of items) {
+      if (seen.has(item.sha256)) continue;
+      seen.add(item.sha256);
+      if (failed.has(item.sha256) || stores.every((s) => s.has(view, item.sha256))) skipped++;
+      else jobs.push({ item, view });
+    }
+  }
+  return { jobs, skipped };
+}

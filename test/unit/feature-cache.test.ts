@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FeatureStore, poolMap, type FeatureSpace } from '../../electron/model/feature-cache.ts';
+import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from '../../electron/model/feature-cache.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'features-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -56,5 +56,20 @@ describe('poolMap', () => {
     const { avg, max } = poolMap(data, [2, 1, 2, 2], 1);
     expect(Array.from(avg)).toEqual([2, 1]);
     expect(Array.from(max)).toEqual([3, 4]);
+  });
+});
+
+describe('pendingJobs', () => {
+  it('plans each distinct image once per view, skipping what every store holds and what failed', () => {
+    const first = new FeatureStore({ ...space, sourceSha256: 'jobs-a' }, root);
+    const second = new FeatureStore({ ...space, sourceSha256: 'jobs-b' }, root);
+    first.append('identity', [rec(1), rec(2)]);
+    second.append('identity', [rec(1)]); // image 2 is in one store only: redone
+    first.recordError('identity', key(3), '/x/3.jpg', 'unreadable');
+    const items = [1, 2, 3, 4, 4].map((i) => ({ sha256: key(i), file: `/x/${i}.jpg` }));
+    const { jobs, skipped } = pendingJobs(items, ['identity', 'hflip'], [first, second]);
+    expect(jobs.map((j) => `${j.view}:${parseInt(j.item.sha256, 16)}`)).toEqual(['identity:2', 'identity:4', 'hflip:1', 'hflip:2', 'hflip:3', 'hflip:4']);
+    expect(skipped).toBe(2);
+    expect(pendingJobs(items, ['identity'], [first]).jobs.map((j) => parseInt(j.item.sha256, 16))).toEqual([4]);
   });
 });

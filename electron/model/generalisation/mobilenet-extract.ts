@@ -13,7 +13,7 @@ import { cacheDir } from '../../common/paths.ts';
 import { mobilenetGraph, MOBILENET_BLOCK_NAMES, MOBILENET_INPUT_SIZE } from '../backbones.ts';
 import { MOBILENET_FEATURES } from '../convert/mobilenet-v2.ts';
 import { mobilenetSpace } from '../extract.ts';
-import { FeatureStore, poolMap } from '../feature-cache.ts';
+import { FeatureStore, pendingJobs, poolMap } from '../feature-cache.ts';
 import { prepareBuffer, type ColorConstancy } from '../preprocess.ts';
 import { createSession, ort } from '../runtime.ts';
 import { applyView, type View } from '../views.ts';
@@ -85,19 +85,7 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
   for (const b of options.blocks ?? []) mobilenetBlockChannels(b); // unknown names fail before any work
   const stores = outputs.map((o) => generalisationMobilenetStore(options.colorConstancy, options.root, crop, o === MOBILENET_FEATURES ? undefined : o));
   const store = stores[0]!;
-  const jobs: { item: MobilenetExtractItem; view: View }[] = [];
-  let skipped = 0;
-  for (const view of options.views) {
-    const failed = store.failed(view);
-    const seen = new Set<string>();
-    for (const item of items) {
-      if (seen.has(item.sha256)) continue;
-      seen.add(item.sha256);
-      // A job until every output store has it (a run killed between two appends redoes the image).
-      if (failed.has(item.sha256) || stores.every((s) => s.has(view, item.sha256))) skipped++;
-      else jobs.push({ item, view });
-    }
-  }
+  const { jobs, skipped } = pendingJobs(items, options.views, stores);
   const result: MobilenetExtractResult = { computed: 0, failed: 0, skipped, lesionFound: 0, preprocessMsPerImage: Number.NaN, inferenceMsPerImage: Number.NaN };
   if (jobs.length === 0) return result;
 
