@@ -11,7 +11,41 @@ export default tseslint.config(
     },
   },
   {
-    files: ['electron/main.ts', 'electron/preload.ts', 'electron/protocol.ts', 'electron/shell/**/*.ts'],
+    files: ['electron/main.ts', 'electron/preload.ts', 'electron/protocol.ts'],
     rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The contract runs in the renderer and the sandboxed preload as well as in Node: browser-safe only.
+    files: ['contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'contract/ is browser-safe: no electron.' }],
+          patterns: [
+            { group: ['node:*'], message: 'contract/ is browser-safe: no Node built-ins.' },
+            { group: ['../*'], message: 'contract/ imports only itself and browser-safe packages.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The app and its clinical CLI never load the model factory.
+    files: ['electron/**/*.ts', 'renderer/**/*.ts', 'contract/**/*.ts'],
+    ignores: ['contract/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'Only electron/main.ts, electron/preload.ts and electron/protocol.ts may import electron.' }],
+          patterns: [{ group: ['**/training/*', '**/training/**'], message: 'The app never imports the model factory (training/).' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['electron/main.ts', 'electron/preload.ts', 'electron/protocol.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/training/*', '**/training/**'], message: 'The app never imports the model factory (training/).' }] }] },
   },
 );

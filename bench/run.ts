@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { sharedDir } from '../electron/common/paths.ts';
+import { sharedDir } from '../electron/util/paths.ts';
 import {
   checkTarget,
   describeError,

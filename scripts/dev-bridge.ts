@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAppServices } from '../electron/app-services.ts';
-import { projectRoot } from '../electron/common/paths.ts';
+import { projectRoot } from '../electron/util/paths.ts';
 import { createDispatcher } from '../electron/ipc/handlers.ts';
-import { startHttpBridge } from '../electron/ipc/http-bridge.ts';
+import { startHttpBridge } from '../test/bridge/http-bridge.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, port: { type: 'string', default: '5199' } } });
 const dataDir = values.data ?? mkdtempSync(join(tmpdir(), 'dermafuse-dev-'));

@@ -1,7 +1,7 @@
 /** Decode + preprocess (sharp) per image, by input size, and what colour constancy adds. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 import { prepareImage, type PreprocessOptions } from '../../electron/model/preprocess.ts';
 import { largeJpegFrom } from '../images.ts';
 import { round, row, stats, timeIt, type BenchContext, type Row, type Section } from '../lib.ts';

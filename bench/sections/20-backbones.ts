@@ -6,7 +6,7 @@
  * beside it to show what the extra taps cost per image.
  */
 import { availableParallelism } from 'node:os';
-import { concatArrays } from '../../electron/common/typed-arrays.ts';
+import { concatArrays } from '../../electron/util/typed-arrays.ts';
 import { concatChannels } from '../../electron/model/feature-maps.ts';
 import { prepareImage } from '../../electron/model/preprocess.ts';
 import type { FeatureMap, PreparedImage } from '../../electron/model/types.ts';

@@ -12,7 +12,8 @@ import { join, basename } from 'node:path';
 import sharp from 'sharp';
 import { runBatch } from '../../electron/batch/run-batch.ts';
 import type { Classifier, ClassifyResult } from '../../electron/model/types.ts';
-import { openStore, sha256Hex, type Store } from '../../electron/store/index.ts';
+import { openStore, type Store } from '../../electron/store/index.ts';
+import { sha256Hex } from '../../electron/util/hash.ts';
 import { largeJpegFrom } from '../images.ts';
 import { round, row, timeIt, type Row, type Section } from '../lib.ts';
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { renderBatchReport, renderLesionReport, renderVisitReport } from '../../electron/report/index.ts';
-import { sampleBatchData, sampleLesionData, sampleVisitData, syntheticOverlay } from '../../electron/report/sample.ts';
+import { sampleBatchData, sampleLesionData, sampleVisitData, syntheticOverlay } from '../../test/helpers/report-sample.ts';
 import type { BatchReportData } from '../../electron/report/types.ts';
 import { largeJpegFrom } from '../images.ts';
 import { round, row, timeIt, type Row, type Section } from '../lib.ts';

@@ -1,4 +1,4 @@
-import type { BatchProgress } from '../common/domain.ts';
+import type { BatchProgress } from '#contract/domain';
 
 /**
  * Rate and ETA over this run only (resumed items done earlier do not inflate the rate), with an

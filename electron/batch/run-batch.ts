@@ -9,11 +9,11 @@
  * prediction from this model are linked, never classified again.
  */
 import { basename, resolve } from 'node:path';
-import type { BatchItem, BatchJob, BatchProgress } from '../common/domain.ts';
-import { isWalkError, walkImageFiles } from '../common/image-files.ts';
+import type { BatchItem, BatchJob, BatchProgress } from '#contract/domain';
+import { isWalkError, walkImageFiles } from '../util/image-files.ts';
 import type { Classifier, ClassifyOptions, ClassifyResult } from '../model/types.ts';
 import { readImageFacts } from '../store/image-facts.ts';
-import { sha256HexAsync } from '../store/image-store.ts';
+import { sha256HexAsync } from '../util/hash.ts';
 import { predictionInput } from '../store/repositories/predictions.ts';
 import { overlaysFromCams } from '../store/repositories/overlays.ts';
 import type { ResolvedPlacement } from '../store/repositories/images.ts';

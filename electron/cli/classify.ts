@@ -13,7 +13,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
-import { isWalkError, walkImageFiles, type WalkEntry } from '../common/image-files.ts';
+import { isWalkError, walkImageFiles, type WalkEntry } from '../util/image-files.ts';
 import { loadCliClassifier, operatingPointOption, providerOf } from './model-options.ts';
 import type { CamOptions, CamResult, ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';

@@ -11,25 +11,19 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { createClassifier, inceptionLayersOf } from '../model/classifier.ts';
+import { createClassifier } from '../model/classifier.ts';
 import { binaryTarget, readLabelledFolder, type LabelledRow } from '../model/datasets.ts';
-import { EXTRACTED_LAYERS, featureMatrix } from '../model/experiment.ts';
-import { extractFeatures } from '../model/extract.ts';
-import { ensureHeadBackend, FusionHead } from '../model/head.ts';
-import { calibrate, loadManifest, manifestPath, shippedModelDir, type ModelManifest } from '../model/manifest.ts';
+import { loadManifest, shippedModelDir, type ModelManifest } from '../model/manifest.ts';
 import { evaluateScores, type EvaluationReport } from '../model/metrics.ts';
-import { sha256Hex } from '../model/near-duplicates.ts';
 import { reliabilitySvg, rocSvg, svgToPng } from '../model/plots.ts';
-import { predictPooled } from '../model/train-head.ts';
 
 export interface EvaluateCliOptions {
   readonly split?: string;
   readonly json?: boolean;
   readonly plots?: string;
   readonly model?: string;
-  readonly cached?: boolean;
   readonly iterations?: string;
 }
 
@@ -44,20 +38,23 @@ export interface EvaluateSummary {
   readonly predictions: { path: string; label: string; p: number }[];
 }
 
+/** Calibrated P(melanoma) per row; rows that could not be scored are left out and reported in `errors`. */
+export type Scorer = (rows: readonly LabelledRow[], modelDir: string, manifest: ModelManifest, showProgress: boolean, errors: EvaluateSummary['errors']) => Promise<Map<LabelledRow, number>>;
+
 interface Scored {
   row: LabelledRow;
   target: 0 | 1;
   p: number;
 }
 
-function progressBar(enabled: boolean, total: number): { tick: () => void; stop: () => void } {
+export function progressBar(enabled: boolean, total: number): { tick: () => void; stop: () => void } {
   if (!enabled) return { tick: () => undefined, stop: () => undefined };
   const bar = new SingleBar({ format: 'evaluate |{bar}| {value}/{total} eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic);
   bar.start(total, 0);
   return { tick: () => bar.increment(), stop: () => bar.stop() };
 }
 
-async function scoreWithPipeline(rows: readonly LabelledRow[], modelDir: string, showProgress: boolean, errors: EvaluateSummary['errors']): Promise<Map<LabelledRow, number>> {
+const scoreWithPipeline: Scorer = async (rows, modelDir, _manifest, showProgress, errors) => {
   const classifier = await createClassifier({ modelDir });
   const out = new Map<LabelledRow, number>();
   const bar = progressBar(showProgress, rows.length);
@@ -75,64 +72,9 @@ async function scoreWithPipeline(rows: readonly LabelledRow[], modelDir: string,
     await classifier.dispose();
   }
   return out;
-}
+};
 
-async function scoreWithCache(rows: readonly LabelledRow[], modelDir: string, manifest: ModelManifest, showProgress: boolean, errors: EvaluateSummary['errors']): Promise<Map<LabelledRow, number>> {
-  const keyed: { row: LabelledRow; sha256: string }[] = [];
-  for (const row of rows) {
-    try {
-      keyed.push({ row, sha256: sha256Hex(await readFile(row.file)) });
-    } catch (error) {
-      errors.push({ path: row.path, error: (error as Error).message });
-    }
-  }
-  const spec = {
-    branches: manifest.head.branches,
-    inceptionLayer: manifest.head.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!,
-    // The same taps, in the same order, that the live classifier joins along channels.
-    inceptionLayers: inceptionLayersOf(manifest),
-    scaling: manifest.backbones.inception_v3.scaling,
-    pooling: manifest.head.pooling,
-    colorConstancy: manifest.preprocess.colorConstancy,
-  };
-  let bar: { tick: () => void; stop: () => void } | undefined;
-  let last = 0;
-  await extractFeatures(
-    keyed.map((k) => ({ file: k.row.file, sha256: k.sha256 })),
-    {
-      layers: EXTRACTED_LAYERS,
-      scaling: spec.scaling,
-      colorConstancy: spec.colorConstancy,
-      views: manifest.tta,
-      inceptionOnly: !spec.branches.includes('mobilenet'),
-      onBatch: (done, total) => {
-        bar ??= progressBar(showProgress, total);
-        for (; last < done; last++) bar.tick();
-      },
-    },
-  );
-  (bar as { stop: () => void } | undefined)?.stop();
-  await ensureHeadBackend();
-  const head = await FusionHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
-  const sums = new Map<number, number[]>();
-  for (const view of manifest.tta) {
-    const m = featureMatrix(keyed.map((k) => k.sha256), spec, view);
-    const logits = predictPooled(head, m.x, keyed.length);
-    keyed.forEach((_, i) => {
-      if (!m.missing.has(i)) sums.set(i, [...(sums.get(i) ?? []), logits[i]!]);
-    });
-  }
-  head.dispose();
-  const out = new Map<LabelledRow, number>();
-  keyed.forEach((k, i) => {
-    const v = sums.get(i);
-    if (v && v.length === manifest.tta.length) out.set(k.row, calibrate(v.reduce((a, b) => a + b, 0) / v.length, manifest.temperature, manifest.calibrationBias));
-    else errors.push({ path: k.row.path, error: 'features could not be extracted (unreadable image)' });
-  });
-  return out;
-}
-
-export async function runEvaluate(folder: string, options: EvaluateCliOptions): Promise<EvaluateSummary> {
+export async function runEvaluate(folder: string, options: EvaluateCliOptions, score: Scorer = scoreWithPipeline): Promise<EvaluateSummary> {
   const modelDir = options.model ? resolve(options.model) : shippedModelDir();
   const manifest = loadManifest(modelDir);
   const all = readLabelledFolder(folder, options.split);
@@ -144,7 +86,7 @@ export async function runEvaluate(folder: string, options: EvaluateCliOptions): 
   });
   const errors: EvaluateSummary['errors'] = [];
   const showProgress = !options.json && Boolean(process.stderr.isTTY);
-  const probabilities = options.cached ? await scoreWithCache(usable, modelDir, manifest, showProgress, errors) : await scoreWithPipeline(usable, modelDir, showProgress, errors);
+  const probabilities = await score(usable, modelDir, manifest, showProgress, errors);
   const scored: Scored[] = usable.filter((r) => probabilities.has(r)).map((row) => ({ row, target: binaryTarget(row.label)!, p: probabilities.get(row)! }));
   const p = scored.map((s) => s.p);
   const y = scored.map((s) => s.target);
@@ -201,7 +143,6 @@ export function registerEvaluate(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--plots <dir>', 'write roc.png and reliability.png here')
     .option('--model <dir>', 'model folder (default: the shipped model)')
-    .option('--cached', 'use the on-disk feature cache (same backbones and head; fast on reruns)')
     .option('--iterations <n>', 'bootstrap resamples', '2000')
     .action(async (folder: string, opts: EvaluateCliOptions) => {
       try {

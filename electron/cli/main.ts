@@ -1,17 +1,17 @@
 /**
- * `dermafuse` — the headless face of the workstation. Each command lives in its own module and
- * registers itself here; they all call the same services the desktop app uses.
+ * `dermafuse` — the headless face of the workstation. Each clinical command lives in its own
+ * module and registers itself here; they all call the same services the desktop app uses. The
+ * model factory's commands (train, evaluate-cached) are added by bin/dermafuse.js from training/.
  */
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { projectRoot } from '../common/paths.ts';
+import { projectRoot } from '../util/paths.ts';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { registerBatch } from './batch.ts';
 import { registerClassify } from './classify.ts';
 import { registerEvaluate } from './evaluate.ts';
 import { registerReport } from './report.ts';
-import { registerTrain } from './train.ts';
 
 const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -26,7 +26,6 @@ export function buildProgram(): Command {
   registerBatch(program);
   registerReport(program);
   registerEvaluate(program);
-  registerTrain(program);
   return program;
 }
 

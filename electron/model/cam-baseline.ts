@@ -1,6 +1,6 @@
 /**
  * The Grad-CAM reference feature maps: the mean backbone feature map, per position, over a sample
- * of training images and test-time views. Measured here (scripts/cam-baseline.ts output): the
+ * of training images and test-time views. Measured here (training/scripts/cam-baseline.ts output): the
  * InceptionV3 mixed6 map has a bright top row and fixed column stripes on EVERY image, and they
  * stay in the network's frame when the image is flipped, i.e. they come from position (zero
  * padding against learned, asymmetric kernels), not from the lesion. Plain Grad-CAM paints them on
@@ -111,7 +111,7 @@ export async function loadCamBaseline(dir: string, expected: ReturnType<typeof e
   if (meta.format !== CAM_BASELINE_FORMAT) throw new CamBaselineError(`${jsonFile} is not a ${CAM_BASELINE_FORMAT} file`);
   for (const [k, v] of Object.entries(expected)) {
     if ((meta as unknown as Record<string, unknown>)[k] !== v) {
-      throw new CamBaselineError(`${jsonFile} was made for ${k}=${String((meta as unknown as Record<string, unknown>)[k])}, the model uses ${v}: regenerate it (scripts/cam-baseline.ts)`);
+      throw new CamBaselineError(`${jsonFile} was made for ${k}=${String((meta as unknown as Record<string, unknown>)[k])}, the model uses ${v}: regenerate it (training/scripts/cam-baseline.ts)`);
     }
   }
   const bytes = await readFile(join(dir, CAM_BASELINE_BIN));

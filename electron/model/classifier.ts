@@ -25,7 +25,7 @@ import {
 } from './gradcam.ts';
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { concatChannels } from './feature-maps.ts';
-import { concatArrays } from '../common/typed-arrays.ts';
+import { concatArrays } from '../util/typed-arrays.ts';
 import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';

@@ -9,7 +9,7 @@
  * Gradient of global pooling: average pooling spreads d/d(avg_c) evenly, 1/(H·W) per cell; max
  * pooling sends d/d(max_c) to the cell holding the maximum (ties: all cells equal to it, as tfjs).
  */
-import { concatArrays } from '../common/typed-arrays.ts';
+import { concatArrays } from '../util/typed-arrays.ts';
 import type { Branch, DenseArrays as Dense, FusionHead } from './head.ts';
 import type { FeatureMap } from './types.ts';
 

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { modelsDir } from '../common/paths.ts';
+import { modelsDir } from '../util/paths.ts';
 
 export const InceptionScaling = z.enum(['unit', 'symmetric']);
 export type InceptionScaling = z.infer<typeof InceptionScaling>;

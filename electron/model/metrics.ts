@@ -2,7 +2,7 @@
  * Binary classification metrics for melanoma (positive) vs benign (negative). Labels are 0/1,
  * scores are probabilities (or any monotone score for the threshold-free ones).
  */
-import { seededRandom } from '../common/random.ts';
+import { seededRandom } from '../util/random.ts';
 
 export { seededRandom };
 

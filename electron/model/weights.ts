@@ -10,7 +10,8 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import vm from 'node:vm';
-import { cacheDir, sharedDir } from '../common/paths.ts';
+import { cacheDir, sharedDir } from '../util/paths.ts';
+import { sha256Hex } from '../util/hash.ts';
 
 export interface PinnedFile {
   readonly fileName: string;
@@ -76,10 +77,6 @@ export class WeightsError extends Error {
   ) {
     super(message);
   }
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 interface Candidate {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as fontkit from 'fontkit';
-import { projectRoot } from '../common/paths.ts';
+import { projectRoot } from '../util/paths.ts';
 
 export type FontWeight = 'regular' | 'bold';
 

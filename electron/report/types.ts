@@ -11,7 +11,7 @@ import type {
   Prediction,
   Review,
   Visit,
-} from '../common/domain.ts';
+} from '#contract/domain';
 
 /**
  * Image bytes (JPEG, PNG, WebP, TIFF), or a loader called when the document needs them, so a

@@ -1,18 +1,10 @@
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, existsSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256Hex } from '../util/hash.ts';
 
 const SHA256 = /^[0-9a-f]{64}$/;
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** The same hash computed on libuv's thread pool (WebCrypto), so a batch keeps its event loop free. */
-export async function sha256HexAsync(bytes: Uint8Array): Promise<string> {
-  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
-}
 
 export interface StoredBlob {
   readonly sha256: string;

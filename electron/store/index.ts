@@ -2,7 +2,7 @@
 export { openStore, type Store, type OpenStoreOptions } from './store.ts';
 export { StoreError, type StoreErrorCode } from './errors.ts';
 export { defaultDataDir, resolveDataDir, DATABASE_FILE_NAME } from './data-dir.ts';
-export { ContentStore, ImageStore, sha256Hex } from './image-store.ts';
+export { ContentStore, ImageStore } from './image-store.ts';
 export type { Page, PageQuery } from './paging.ts';
 export type { ImagePlacement, ImageFile } from './repositories/images.ts';
 export { predictionInput, type PredictionInput } from './repositories/predictions.ts';

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { createAppServices, type AppServices, type AppServicesOptions } from '../../electron/app-services.ts';
-import { projectRoot } from '../../electron/common/paths.ts';
+import { projectRoot } from '../../electron/util/paths.ts';
 import { createDispatcher } from '../../electron/ipc/handlers.ts';
-import { startHttpBridge, type HttpBridge } from '../../electron/ipc/http-bridge.ts';
+import { startHttpBridge, type HttpBridge } from '../bridge/http-bridge.ts';
 
 export const CHROMIUM = process.env.DERMAFUSE_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -26,7 +26,7 @@ function newestMtime(path: string): number {
 
 /** Builds the renderer unless renderer/dist is newer than everything it is built from. */
 export async function buildRenderer(): Promise<void> {
-  const inputs = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'electron/ipc/contract.ts', 'electron/common/domain.ts'];
+  const inputs = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'contract'];
   const built = join(rendererDist, 'index.html');
   if (existsSync(built) && statSync(built).mtimeMs > Math.max(...inputs.map((p) => newestMtime(join(projectRoot, p))))) return;
   const { build } = await import('vite');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelsDir, sharedDir } from '../../electron/common/paths.ts';
+import { modelsDir, sharedDir } from '../../electron/util/paths.ts';
 import type { Classifier } from '../../electron/model/types.ts';
 import { buildRenderer, hasChromium, launchChromium, NO_CHROMIUM_REASON, screenshotsDir, startWorkstation, type Workstation } from './harness.ts';
 import { testManifest } from '../helpers/test-manifest.ts';

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 
 export const fixturesDir = sharedDir('data', 'fixtures');
 export const haveFixtures = existsSync(join(fixturesDir, 'labels.csv'));

@@ -11,7 +11,7 @@ import { Backbones, imagenetLabels } from '../../electron/model/backbones.ts';
 import { findMobilenetBlocks, findMobilenetTaps } from '../../electron/model/convert/mobilenet-v2.ts';
 import { Activation, Builtin, dequantize, intValues, readTflite, type TfliteModel } from '../../electron/model/convert/tflite-reader.ts';
 import { MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 import { fixtureImages, haveFixtures, loadBatch, maxAbs, maxAbsDiff } from './backbones-helpers.ts';
 
 const tflitePath = join(sharedDir('models'), MOBILENET_V2_TFLITE.fileName);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMAGES_DIR_NAME, OVERLAYS_DIR_NAME } from '../../electron/store/data-dir.ts';
-import { seededRandom as rng } from '../../electron/common/random.ts';
+import { seededRandom as rng } from '../../electron/util/random.ts';
 
 const DRIVER = fileURLToPath(new URL('../helpers/batch-crash-driver.ts', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));

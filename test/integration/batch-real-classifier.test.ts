@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBatch } from '../../electron/batch/run-batch.ts';
-import { modelsDir, sharedDir } from '../../electron/common/paths.ts';
+import { modelsDir, sharedDir } from '../../electron/util/paths.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
 import { FusionHead } from '../../electron/model/head.ts';
 import type { ModelManifest } from '../../electron/model/manifest.ts';

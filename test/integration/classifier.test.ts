@@ -10,7 +10,7 @@ import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 import { CAM_BASELINE_FORMAT, MeanMapAccumulator, expectedMeta, saveCamBaseline } from '../../electron/model/cam-baseline.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
 import { FusionHead } from '../../electron/model/head.ts';

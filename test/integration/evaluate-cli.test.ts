@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 import { runEvaluate } from '../../electron/cli/evaluate.ts';
-import { headConfigOf, DEFAULT_RECIPE, inceptionTaps } from '../../electron/model/experiment.ts';
+import { scoreWithCache } from '../../training/cli/evaluate-cached.ts';
+import { headConfigOf, DEFAULT_RECIPE, inceptionTaps } from '../../training/build/experiment.ts';
 import { FusionHead } from '../../electron/model/head.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, sharedModelsPresent } from '../../electron/model/weights.ts';
@@ -64,7 +65,7 @@ describe.skipIf(!present)('evaluate', () => {
     expect(c.tp + c.fn).toBe(3);
     expect(c.tn + c.fp).toBe(3);
 
-    const cached = await runEvaluate(data, { split: 'test', model: modelDir, iterations: '200', cached: true });
+    const cached = await runEvaluate(data, { split: 'test', model: modelDir, iterations: '200' }, scoreWithCache);
     expect(cached.counts.scored).toBe(6);
     // Pooling in the head on live maps and pooling into the cache are the same computation.
     cached.predictions.forEach((c, i) => {

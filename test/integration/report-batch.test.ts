@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderBatchReport, sortRows, statusOf } from '../../electron/report/batch-report.ts';
-import { sampleBatchData } from '../../electron/report/sample.ts';
+import { sampleBatchData } from '../helpers/report-sample.ts';
 import type { BatchReportData } from '../../electron/report/types.ts';
 import {
   canRenderFixtures,

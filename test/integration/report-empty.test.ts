@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { renderBatchReport, renderLesionReport, renderVisitReport } from '../../electron/report/index.ts';
-import { sampleBatchData, sampleContext, samplePatient, sampleVisit } from '../../electron/report/sample.ts';
+import { sampleBatchData, sampleContext, samplePatient, sampleVisit } from '../helpers/report-sample.ts';
 import { POPPLER_MISSING, hasPoppler, imagesOf, outputDir, readBack } from './report-helpers.ts';
 
 /** Reports with nothing in them, and images whose bytes are missing or broken: a page that says so. */

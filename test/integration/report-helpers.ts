@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot, sharedDir } from '../../electron/common/paths.ts';
+import { projectRoot, sharedDir } from '../../electron/util/paths.ts';
 
 export const hasPoppler = ['pdftoppm', 'pdftotext', 'pdfinfo', 'pdffonts', 'pdfimages'].every(
   (tool) => spawnSync(tool, ['-v'], { stdio: 'ignore' }).error === undefined,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { chronological, entryDate, renderLesionReport } from '../../electron/report/lesion-report.ts';
-import { sampleLesionData } from '../../electron/report/sample.ts';
+import { sampleLesionData } from '../helpers/report-sample.ts';
 import type { LesionReportData } from '../../electron/report/types.ts';
 import {
   canRenderFixtures,

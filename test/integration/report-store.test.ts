@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerReport, runReport, ReportUsageError } from '../../electron/cli/report.ts';
 import { ReportError, batchReportData } from '../../electron/report/index.ts';
-import { syntheticOverlay, tierOf } from '../../electron/report/sample.ts';
+import { syntheticOverlay, tierOf } from '../helpers/report-sample.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
 import {
   canRenderFixtures,

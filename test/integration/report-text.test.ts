@@ -1,7 +1,7 @@
 import PDFDocument from 'pdfkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadFonts, registerFonts } from '../../electron/report/fonts.ts';
-import { seededRandom as mulberry32 } from '../../electron/common/random.ts';
+import { seededRandom as mulberry32 } from '../../electron/util/random.ts';
 import { TextLayout, isolate, sanitizeText, type TextBlock } from '../../electron/report/text.ts';
 
 function visual(block: TextBlock): string[][] {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderVisitReport } from '../../electron/report/visit-report.ts';
-import { samplePatient, sampleReview, sampleVisit, sampleVisitData, syntheticOverlay } from '../../electron/report/sample.ts';
+import { samplePatient, sampleReview, sampleVisit, sampleVisitData, syntheticOverlay } from '../helpers/report-sample.ts';
 import { INTENDED_USE, type VisitReportData } from '../../electron/report/types.ts';
 import {
   canRenderFixtures,

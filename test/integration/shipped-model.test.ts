@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDir } from '../../electron/common/paths.ts';
+import { sharedDir } from '../../electron/util/paths.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
 import { loadManifest, manifestPath, shippedModelDir } from '../../electron/model/manifest.ts';
 import { sharedModelsPresent } from '../../electron/model/weights.ts';

@@ -12,7 +12,7 @@ import {
 } from '../../electron/model/cam-baseline.ts';
 import { branchCam } from '../../electron/model/gradcam.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
-import { seededRandom as rng } from '../../electron/common/random.ts';
+import { seededRandom as rng } from '../../electron/util/random.ts';
 
 
 const H = 7;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AnalyticHead } from '../../electron/model/gradcam-head.ts';
 import { FusionHead, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
-import { seededRandom as rng } from '../../electron/common/random.ts';
+import { seededRandom as rng } from '../../electron/util/random.ts';
 
 
 function map(n: number, h: number, w: number, c: number, seed: number): FeatureMap {

@@ -9,7 +9,7 @@ import {
 import { FusionHead, type HeadConfig } from '../../electron/model/head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 import { transformGrid, type View } from '../../electron/model/views.ts';
-import { seededRandom as rng } from '../../electron/common/random.ts';
+import { seededRandom as rng } from '../../electron/util/random.ts';
 
 
 function noiseMap(h: number, w: number, c: number, seed: number, scale = 0.2): FeatureMap {

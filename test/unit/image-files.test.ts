@@ -2,7 +2,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isImageFileName, isWalkError, listImageFiles } from '../../electron/common/image-files.ts';
+import { isImageFileName, isWalkError, listImageFiles } from '../../electron/util/image-files.ts';
 import { isRoot, makeHostileCorpus, projectModule, runAsNobody, type HostileCorpus } from '../helpers/hostile-corpus.ts';
 
 let dir: string;
@@ -86,7 +86,7 @@ describe('walkImageFiles', () => {
     await chmod(join(root, 'inner'), 0o000);
     try {
       const out = await runAsNobody(
-        `import { listImageFiles } from ${JSON.stringify(projectModule('electron/common/image-files.ts'))};\n` +
+        `import { listImageFiles } from ${JSON.stringify(projectModule('electron/util/image-files.ts'))};\n` +
           `console.log('RESULT=' + JSON.stringify(await listImageFiles([${JSON.stringify(root)}])));\n`,
       );
       const line = out.split('\n').find((l) => l.startsWith('RESULT='));

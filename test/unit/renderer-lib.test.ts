@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { projectRoot } from '../../electron/common/paths.ts';
+import { projectRoot } from '../../electron/util/paths.ts';
 import { percent, TIER_LABEL } from '../../renderer/src/lib/format.ts';
 import { hrefOf, parseHash, type Route } from '../../renderer/src/lib/routes.ts';
 import { colourise, INFERNO } from '../../renderer/src/lib/colormap.ts';

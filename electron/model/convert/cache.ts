@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheDir } from '../../common/paths.ts';
+import { cacheDir } from '../../util/paths.ts';
 import type { ConvertedGraph } from './tflite-to-onnx.ts';
 
 /** Bump when the emitted graphs change for the same inputs. */

@@ -1,4 +1,4 @@
-import { LesionInput, type Lesion } from '../../common/domain.ts';
+import { LesionInput, type Lesion } from '#contract/domain';
 import type { z } from 'zod';
 import { notFound } from '../errors.ts';
 import type { RepoContext } from '../context.ts';

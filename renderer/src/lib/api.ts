@@ -12,7 +12,7 @@ import type {
   EventOf,
   RequestOf,
   ResponseOf,
-} from '../../../electron/ipc/contract.ts';
+} from '#contract/ipc';
 
 declare global {
   interface Window {

@@ -1,5 +1,5 @@
 /** Display helpers shared by screens; pure functions. */
-import type { Prediction } from '../../../electron/common/domain.ts';
+import type { Prediction } from '#contract/domain';
 
 export type Tier = Prediction['tier'];
 

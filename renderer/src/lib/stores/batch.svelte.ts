@@ -2,8 +2,8 @@
  * Live state of folder batches, fed by the contract's batch events. One subscription for the
  * whole renderer so a batch keeps reporting while the clinician moves between screens.
  */
-import type { BatchProgress } from '../../../../electron/common/domain.ts';
-import type { BatchFinished } from '../../../../electron/ipc/contract.ts';
+import type { BatchProgress } from '#contract/domain';
+import type { BatchFinished } from '#contract/ipc';
 import { on } from '../api.ts';
 
 export interface LiveBatch {

@@ -1,0 +1,220 @@
+/**
+ * Builds a model version folder from the data: protocol → features (cached, extracted when
+ * missing) → head trained on the training split → temperature, threshold and tiers fitted on the
+ * validation split → metrics on the validation and (untouched until here) test sets → head
+ * weights, manifest, plots and fixture predictions written to the output folder.
+ *
+ * This is what `dermafuse train` runs, and what produced the shipped model.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from '../head/calibration.ts';
+import { createClassifier } from '../../electron/model/classifier.ts';
+import { buildProtocol, summarise, type Protocol, type ProtocolItem, type Source } from '../data/protocol.ts';
+import { readLabelledFolder } from '../../electron/model/datasets.ts';
+import { evaluateSets, otherMalignantReport, type SetReport } from './evaluation.ts';
+import { inceptionTaps, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experiment.ts';
+import { extractFeatures } from '../features/extract.ts';
+import { headBackend } from '../../electron/model/head.ts';
+import { calibrate, type ModelManifest } from '../../electron/model/manifest.ts';
+import { thresholdMetrics } from '../../electron/model/metrics.ts';
+import { CROP_POLICY } from '../features/extract.ts';
+import { reliabilitySvg, rocSvg, svgToPng, type CurveInput } from '../../electron/model/plots.ts';
+import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, NSFWJS_INCEPTION_V3 } from '../../electron/model/weights.ts';
+
+export interface BuildOptions {
+  readonly dataDir: string;
+  readonly out: string;
+  readonly recipe: Recipe;
+  readonly version: string;
+  /** Extract features that are not cached yet (otherwise images without features are left out and counted). */
+  readonly extract?: boolean;
+  /** Leave-one-source-out build (not for shipping): this source is only tested on. */
+  readonly holdOut?: Source;
+  /** Fixture folder whose first images get stored predictions through the real pipeline. */
+  readonly fixturesDir?: string;
+  readonly fixtureCount?: number;
+  readonly log?: (line: string) => void;
+  readonly onExtractProgress?: (done: number, total: number) => void;
+}
+
+export interface BuildResult {
+  readonly manifest: ModelManifest;
+  readonly reports: Record<string, SetReport>;
+  readonly protocol: Protocol;
+}
+
+const DATA_SOURCES = [
+  { set: 'HAM10000', citation: 'Tschandl P, Rosendahl C, Kittler H. The HAM10000 dataset. Sci Data 5, 180161 (2018). doi:10.7910/DVN/DBW86T', licence: 'CC BY-NC 4.0' },
+  { set: 'ISIC 2017 Part 3', citation: 'Codella NCF et al. Skin lesion analysis toward melanoma detection (ISIC 2017). ISBI 2018', licence: 'ISIC Archive: CC-0 / CC-BY-NC per image' },
+  { set: 'ISIC 9-class teaching set', citation: 'ISIC Archive images (9 diagnostic classes)', licence: 'ISIC Archive: CC-0 / CC-BY-NC per image' },
+];
+
+function binaryValidation(items: readonly ProtocolItem[], logits: ReadonlyMap<string, number>): { logits: number[]; labels: number[] } {
+  const out = { logits: [] as number[], labels: [] as number[] };
+  for (const i of items) {
+    if (i.role !== 'val' || i.label === 'other_malignant' || !logits.has(i.id)) continue;
+    out.logits.push(logits.get(i.id)!);
+    out.labels.push(i.label === 'malignant' ? 1 : 0);
+  }
+  return out;
+}
+
+/**
+ * Sensitivity / specificity of every evaluation set at each preset: reported only (the presets
+ * were already fixed on validation data above).
+ */
+function operatingPointReport(
+  scored: readonly ProtocolItem[],
+  logits: ReadonlyMap<string, number>,
+  temperature: number,
+  points: Record<string, { threshold: number }>,
+  bias = 0,
+): Record<string, Record<string, { sensitivity: number; specificity: number }>> {
+  const out: Record<string, Record<string, { sensitivity: number; specificity: number }>> = {};
+  for (const [name, point] of Object.entries(points)) {
+    out[name] = {};
+    for (const set of [...new Set(scored.map((i) => i.evalSet))].sort()) {
+      const members = scored.filter((i) => i.evalSet === set && i.label !== 'other_malignant' && logits.has(i.id));
+      if (members.length === 0) continue;
+      const m = thresholdMetrics(
+        members.map((i) => calibrate(logits.get(i.id)!, temperature, bias)),
+        members.map((i) => (i.label === 'malignant' ? 1 : 0)),
+        point.threshold,
+      );
+      out[name][set] = { sensitivity: m.sensitivity, specificity: m.specificity };
+    }
+  }
+  return out;
+}
+
+export async function buildModel(options: BuildOptions): Promise<BuildResult> {
+  const log = options.log ?? (() => undefined);
+  const { recipe } = options;
+  const protocol = await buildProtocol({ dataDir: options.dataDir, ...(options.holdOut ? { holdOut: options.holdOut } : {}) });
+  log(`protocol: ${protocol.items.length} images kept, ${protocol.removed.length} removed`);
+  const train = protocol.items.filter((i) => i.role === 'train');
+  const scored = protocol.items.filter((i) => i.role !== 'train');
+
+  if (options.extract) {
+    const jobs: [readonly ProtocolItem[], readonly string[]][] = [
+      [train, recipe.trainViews],
+      [scored, recipe.tta],
+    ];
+    for (const [items, views] of jobs) {
+      const r = await extractFeatures(items, { layers: EXTRACTED_LAYERS, scaling: recipe.scaling, colorConstancy: recipe.colorConstancy ?? 'none', views, inceptionOnly: !recipe.branches.includes('mobilenet'), onBatch: options.onExtractProgress });
+      log(`features: ${r.computed} computed, ${r.skipped} cached, ${r.failed} failed (views ${views.join(', ')})`);
+    }
+  }
+
+  const run = await runRecipe(recipe, train, scored);
+  log(`head trained on ${run.trainCount.benign} benign + ${run.trainCount.malignant} melanoma (${run.trainCount.missing} without features), final loss ${run.losses.at(-1)?.toFixed(4)}`);
+
+  const val = binaryValidation(scored, run.logits);
+  const { temperature, bias } = recipe.calibration === 'platt' ? fitPlatt(val.logits, val.labels) : { temperature: fitTemperature(val.logits, val.labels), bias: 0 };
+  const valP = val.logits.map((z) => calibrate(z, temperature, bias));
+  const op = chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
+  const operatingPoints = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
+  for (const [name, point] of Object.entries(operatingPoints)) {
+    // Outside the review band a preset would label a 'high' image benign (or a 'low' one malignant).
+    if (point.threshold < op.reviewAt || point.threshold > op.highAt) log(`warning: preset ${name} (threshold ${point.threshold.toFixed(4)}) lies outside the review tier ${op.reviewAt.toFixed(4)}..${op.highAt.toFixed(4)}`);
+  }
+  log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}${bias ? `, bias ${bias.toFixed(3)}` : ''}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
+
+  const reports = evaluateSets(scored, run.logits, temperature, op.threshold, { bias });
+  const pooledVal = evaluateSets(
+    scored.filter((i) => i.role === 'val').map((i) => ({ ...i, evalSet: 'val:all' })),
+    run.logits,
+    temperature,
+    op.threshold,
+    { bias },
+  );
+  Object.assign(reports, pooledVal);
+  const tiers = { reviewAt: op.reviewAt, highAt: op.highAt };
+  const others: Record<string, unknown> = {};
+  for (const set of [...new Set(scored.map((i) => i.evalSet))]) {
+    const r = otherMalignantReport(scored.filter((i) => i.evalSet === set), run.logits, { temperature, calibrationBias: bias, threshold: op.threshold, tiers });
+    if (r) others[set] = r;
+  }
+
+  await mkdir(options.out, { recursive: true });
+  await run.head.save(options.out);
+
+  const curves = (filter: (set: string) => boolean): CurveInput[] =>
+    Object.entries(reports)
+      .filter(([set]) => filter(set))
+      .map(([set, r]) => {
+        const members = scored.filter((i) => i.evalSet === set && i.label !== 'other_malignant' && run.logits.has(i.id));
+        return { name: set, scores: members.map((i) => calibrate(run.logits.get(i.id)!, temperature, bias)), labels: members.map((i) => (i.label === 'malignant' ? 1 : 0)), auc: r.auc, aucCi: r.aucCi };
+      });
+  const testCurves = curves((s) => s.startsWith('test:') || s.startsWith('loso:'));
+  if (testCurves.length > 0) {
+    await writeFile(join(options.out, 'roc.png'), await svgToPng(rocSvg(testCurves, 'ROC, held-out test sets (melanoma vs benign)')));
+    await writeFile(join(options.out, 'reliability.png'), await svgToPng(reliabilitySvg(testCurves, 'Reliability, held-out test sets')));
+  }
+
+  const taps = inceptionTaps(recipe);
+  const manifest: ModelManifest = {
+    version: options.version,
+    createdAt: new Date().toISOString(),
+    backbones: {
+      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: taps, scaling: recipe.scaling },
+      mobilenet_v2: { source: MOBILENET_V2_TFLITE.url ?? MOBILENET_V2_TFLITE.fileName, sha256: MOBILENET_V2_TFLITE.sha256 },
+    },
+    preprocess: { crop: CROP_POLICY, colorConstancy: recipe.colorConstancy ?? 'none' },
+    head: {
+      file: 'head.json',
+      pooling: recipe.pooling,
+      branches: [...recipe.branches],
+      ...(taps.length === 1 ? { inceptionLayer: taps[0] } : { inceptionLayers: taps }),
+      fusion: recipe.fusion ?? 'early',
+      hidden: [...run.head.config.hidden],
+      dropout: recipe.dropout,
+      config: run.head.config,
+      trainedOn: headBackend(),
+    },
+    temperature,
+    ...(bias ? { calibrationBias: bias } : {}),
+    threshold: op.threshold,
+    operatingPoints,
+    tiers,
+    tta: [...recipe.tta],
+    metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints, bias) },
+    training: {
+      recipe,
+      targets: DEFAULT_TARGETS,
+      protocol: { options: protocol.options, summary: summarise(protocol) },
+      trainCount: run.trainCount,
+      finalLoss: run.losses.at(-1),
+      data: DATA_SOURCES,
+      otherMalignant:
+        recipe.otherMalignant === 'exclude'
+          ? 'basal cell carcinoma, actinic keratosis / SCC are left out of training and of the melanoma-vs-benign metrics; their scores are reported under metrics.other_malignant'
+          : 'basal cell carcinoma, actinic keratosis / SCC train as non-melanoma',
+    },
+  };
+
+  if (options.fixturesDir && existsSync(join(options.fixturesDir, 'labels.csv'))) {
+    manifest.fixturePredictions = 'fixture-predictions.json';
+    await writeFile(join(options.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    const rows = readLabelledFolder(options.fixturesDir);
+    const half = Math.ceil((options.fixtureCount ?? 20) / 2);
+    const chosen = [...rows.filter((r) => r.label === 'benign').slice(0, half), ...rows.filter((r) => r.label === 'malignant').slice(0, half)];
+    const classifier = await createClassifier({ modelDir: options.out });
+    const predictions = [];
+    try {
+      for (const row of chosen) {
+        const r = await classifier.classifyFile(row.file);
+        predictions.push({ path: row.path, label: row.label, pMalignant: r.classification.pMalignant, pMalignantRaw: r.classification.pMalignantRaw, tier: r.classification.tier, uncertainty: r.classification.uncertainty });
+      }
+    } finally {
+      await classifier.dispose();
+    }
+    await writeFile(join(options.out, 'fixture-predictions.json'), JSON.stringify({ fixtures: 'shared/data/fixtures', tolerance: 1e-4, predictions }, null, 2) + '\n');
+    log(`stored ${predictions.length} fixture predictions through the real pipeline`);
+  }
+  await writeFile(join(options.out, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  run.head.dispose();
+  return { manifest, reports, protocol };
+}

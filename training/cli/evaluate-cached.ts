@@ -1,0 +1,93 @@
+/**
+ * `dermafuse evaluate-cached <dataset-folder>`: the clinical `evaluate` command with the model
+ * factory's feature cache as its scorer (same backbones and head, pooled features stored on disk;
+ * much faster on reruns). Metrics, plots and output are the runtime command's own.
+ */
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatEvaluation, progressBar, runEvaluate, type EvaluateCliOptions, type Scorer } from '../../electron/cli/evaluate.ts';
+import { inceptionLayersOf } from '../../electron/model/classifier.ts';
+import type { LabelledRow } from '../../electron/model/datasets.ts';
+import { calibrate, manifestPath } from '../../electron/model/manifest.ts';
+import { sha256Hex } from '../../electron/util/hash.ts';
+import { EXTRACTED_LAYERS, featureMatrix } from '../build/experiment.ts';
+import { extractFeatures } from '../features/extract.ts';
+import { ensureHeadBackend, FusionHead } from '../../electron/model/head.ts';
+import { predictPooled } from '../head/train-head.ts';
+
+export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgress, errors) => {
+  const keyed: { row: LabelledRow; sha256: string }[] = [];
+  for (const row of rows) {
+    try {
+      keyed.push({ row, sha256: sha256Hex(await readFile(row.file)) });
+    } catch (error) {
+      errors.push({ path: row.path, error: (error as Error).message });
+    }
+  }
+  const spec = {
+    branches: manifest.head.branches,
+    inceptionLayer: manifest.head.inceptionLayer ?? manifest.backbones.inception_v3.layers[0]!,
+    // The same taps, in the same order, that the live classifier joins along channels.
+    inceptionLayers: inceptionLayersOf(manifest),
+    scaling: manifest.backbones.inception_v3.scaling,
+    pooling: manifest.head.pooling,
+    colorConstancy: manifest.preprocess.colorConstancy,
+  };
+  let bar: { tick: () => void; stop: () => void } | undefined;
+  let last = 0;
+  await extractFeatures(
+    keyed.map((k) => ({ file: k.row.file, sha256: k.sha256 })),
+    {
+      layers: EXTRACTED_LAYERS,
+      scaling: spec.scaling,
+      colorConstancy: spec.colorConstancy,
+      views: manifest.tta,
+      inceptionOnly: !spec.branches.includes('mobilenet'),
+      onBatch: (done, total) => {
+        bar ??= progressBar(showProgress, total);
+        for (; last < done; last++) bar.tick();
+      },
+    },
+  );
+  (bar as { stop: () => void } | undefined)?.stop();
+  await ensureHeadBackend();
+  const head = await FusionHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
+  const sums = new Map<number, number[]>();
+  for (const view of manifest.tta) {
+    const m = featureMatrix(keyed.map((k) => k.sha256), spec, view);
+    const logits = predictPooled(head, m.x, keyed.length);
+    keyed.forEach((_, i) => {
+      if (!m.missing.has(i)) sums.set(i, [...(sums.get(i) ?? []), logits[i]!]);
+    });
+  }
+  head.dispose();
+  const out = new Map<LabelledRow, number>();
+  keyed.forEach((k, i) => {
+    const v = sums.get(i);
+    if (v && v.length === manifest.tta.length) out.set(k.row, calibrate(v.reduce((a, b) => a + b, 0) / v.length, manifest.temperature, manifest.calibrationBias));
+    else errors.push({ path: k.row.path, error: 'features could not be extracted (unreadable image)' });
+  });
+  return out;
+};
+
+export function registerEvaluateCached(program: Command): void {
+  program
+    .command('evaluate-cached <dataset-folder>')
+    .description('model factory: `evaluate` through the on-disk feature cache (same backbones and head; fast on reruns)')
+    .option('--split <name>', 'only rows of this split')
+    .option('--json', 'machine-readable output')
+    .option('--plots <dir>', 'write roc.png and reliability.png here')
+    .option('--model <dir>', 'model folder (default: the shipped model)')
+    .option('--iterations <n>', 'bootstrap resamples', '2000')
+    .action(async (folder: string, opts: EvaluateCliOptions) => {
+      try {
+        const summary = await runEvaluate(folder, opts, scoreWithCache);
+        process.stdout.write((opts.json ? JSON.stringify(summary, null, 2) : formatEvaluation(summary)) + '\n');
+        process.exitCode = summary.metrics ? 0 : 1;
+      } catch (error) {
+        process.stderr.write(`evaluate-cached: ${(error as Error).message}\n`);
+        process.exitCode = 1;
+      }
+    });
+}

@@ -1,0 +1,176 @@
+/**
+ * Feature extraction into the cache: preprocess → view/augmentation → both backbones → global
+ * avg/max pooling of every requested tap → append to the feature stores. Resumable: images whose
+ * records exist are skipped, and each batch is appended as soon as it is computed.
+ *
+ * The next batch is decoded (sharp, libuv threads) while the current one runs in onnxruntime,
+ * so preprocessing hides behind inference.
+ */
+import { concatArrays } from '../../electron/util/typed-arrays.ts';
+import { readFile } from 'node:fs/promises';
+import { Backbones, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE } from '../../electron/model/backbones.ts';
+import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from './feature-cache.ts';
+import { seededRandom } from '../../electron/model/metrics.ts';
+import { prepareBuffer, type AugmentOptions, type ColorConstancy } from '../../electron/model/preprocess.ts';
+import type { PreparedImage } from '../../electron/model/types.ts';
+import { applyView, VIEWS, type View } from '../../electron/model/views.ts';
+import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
+
+export const CROP_POLICY = 'centre-square';
+export const INCEPTION_CHANNELS = 768;
+export const MOBILENET_CHANNELS = 1280;
+
+export function inceptionSpace(layers: readonly string[], scaling: string, colorConstancy: ColorConstancy = 'none'): FeatureSpace {
+  return {
+    backbone: 'inception_v3',
+    sourceSha256: INCEPTION_SOURCE_SHA256,
+    layers: [...layers],
+    scaling,
+    colorConstancy,
+    crop: CROP_POLICY,
+    segments: layers.flatMap((l) => [
+      { name: `${l}/avg`, length: INCEPTION_CHANNELS },
+      { name: `${l}/max`, length: INCEPTION_CHANNELS },
+    ]),
+  };
+}
+
+export function mobilenetSpace(colorConstancy: ColorConstancy = 'none'): FeatureSpace {
+  return {
+    backbone: 'mobilenet_v2',
+    sourceSha256: MOBILENET_V2_TFLITE.sha256,
+    layers: [],
+    // The TFLite graph's own input quantisation: x/127.5 - 1.
+    scaling: 'symmetric',
+    colorConstancy,
+    crop: CROP_POLICY,
+    segments: [
+      { name: 'avg', length: MOBILENET_CHANNELS },
+      { name: 'max', length: MOBILENET_CHANNELS },
+    ],
+  };
+}
+
+/**
+ * Training augmentation views are named `aug<k>`; their parameters derive from the image hash and
+ * k, so a rerun produces the same augmented images.
+ */
+export function augmentationFor(sha256: string, view: string): AugmentOptions | undefined {
+  const m = /^aug(\d+)$/.exec(view);
+  if (!m) return undefined;
+  const random = seededRandom(parseInt(sha256.slice(0, 8), 16) ^ (Number(m[1]) * 0x9e3779b1));
+  return { flipH: random() < 0.5, flipV: random() < 0.5, rotateDeg: (random() - 0.5) * 60, zoom: 1 + random() * 0.2 };
+}
+
+export function isKnownView(view: string): boolean {
+  return (VIEWS as readonly string[]).includes(view) || /^aug\d+$/.test(view);
+}
+
+export interface ExtractItem {
+  readonly file: string;
+  readonly sha256: string;
+}
+
+export interface ExtractOptions {
+  layers: readonly string[];
+  scaling: 'unit' | 'symmetric';
+  colorConstancy?: ColorConstancy;
+  views: readonly string[];
+  batchSize?: number;
+  /** Skip the MobileNetV2 branch entirely (e.g. a second Inception scaling). */
+  inceptionOnly?: boolean;
+  backbones?: Backbones;
+  onBatch?: (done: number, total: number, failed: number) => void;
+  shouldStop?: () => boolean;
+}
+
+interface Job {
+  item: ExtractItem;
+  view: string;
+}
+
+async function prepareJob(job: Job, colorConstancy: ColorConstancy): Promise<PreparedImage> {
+  const bytes = await readFile(job.item.file);
+  const augment = augmentationFor(job.item.sha256, job.view);
+  const prepared = await prepareBuffer(bytes, job.item.file, { colorConstancy, ...(augment ? { augment } : {}) });
+  if (augment || job.view === 'identity') return prepared;
+  const view = job.view as View;
+  return { ...prepared, inception: applyView(prepared.inception, INCEPTION_INPUT_SIZE, view), mobilenet: applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, view) };
+}
+
+export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<{ computed: number; failed: number; skipped: number }> {
+  const colorConstancy = options.colorConstancy ?? 'none';
+  for (const v of options.views) if (!isKnownView(v)) throw new Error(`unknown view ${v}`);
+  const incStore = new FeatureStore(inceptionSpace(options.layers, options.scaling, colorConstancy));
+  const mobStore = options.inceptionOnly ? undefined : new FeatureStore(mobilenetSpace(colorConstancy));
+  const { jobs, skipped } = pendingJobs(items, options.views, mobStore ? [incStore, mobStore] : [incStore]);
+  const backbones = options.backbones ?? (await Backbones.load({ inceptionLayers: [...options.layers], inceptionScaling: options.scaling }));
+  const batchSize = options.batchSize ?? 8;
+  let computed = 0;
+  let failedCount = 0;
+  const prepareBatch = (start: number) =>
+    Promise.all(
+      jobs.slice(start, start + batchSize).map(async (job) => {
+        try {
+          return { job, prepared: await prepareJob(job, colorConstancy) };
+        } catch (error) {
+          return { job, error: error as Error };
+        }
+      }),
+    );
+  try {
+    let next = jobs.length > 0 ? prepareBatch(0) : undefined;
+    for (let start = 0; start < jobs.length && next; start += batchSize) {
+      const batch = await next;
+      next = start + batchSize < jobs.length ? prepareBatch(start + batchSize) : undefined;
+      const ok = batch.filter((b): b is { job: Job; prepared: PreparedImage } => 'prepared' in b && b.prepared !== undefined);
+      for (const b of batch) {
+        if ('error' in b && b.error) {
+          incStore.recordError(b.job.view, b.job.item.sha256, b.job.item.file, b.error.message);
+          failedCount++;
+        }
+      }
+      // Jobs within a batch may have different views; group so each append goes to one view file.
+      const byView = new Map<string, typeof ok>();
+      for (const b of ok) byView.set(b.job.view, [...(byView.get(b.job.view) ?? []), b]);
+      for (const [view, group] of byView) {
+        const n = group.length;
+        const inc = new Float32Array(n * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+        group.forEach((b, i) => inc.set(b.prepared.inception, i * inc.length / n));
+        const maps = await backbones.runInception(inc, n);
+        incStore.append(
+          view,
+          group.map((b, i) => {
+            const parts = options.layers.flatMap((l) => {
+              const { avg, max } = poolMap(maps[l]!.data, maps[l]!.shape, i);
+              return [avg, max];
+            });
+            return { sha256: b.job.item.sha256, features: concatArrays(parts, Float32Array) };
+          }),
+        );
+        if (mobStore) {
+          const need = group.filter((b) => !mobStore.has(view, b.job.item.sha256));
+          if (need.length > 0) {
+            const mob = new Float32Array(need.length * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
+            need.forEach((b, i) => mob.set(b.prepared.mobilenet, i * mob.length / need.length));
+            const map = await backbones.runMobilenet(mob, need.length);
+            mobStore.append(
+              view,
+              need.map((b, i) => {
+                const { avg, max } = poolMap(map.data, map.shape, i);
+                return { sha256: b.job.item.sha256, features: concatArrays([avg, max], Float32Array) };
+              }),
+            );
+          }
+        }
+        computed += n;
+      }
+      options.onBatch?.(computed + failedCount, jobs.length, failedCount);
+      if (options.shouldStop?.()) break;
+    }
+  } finally {
+    if (!options.backbones) await backbones.dispose();
+  }
+  return { computed, failed: failedCount, skipped };
+}
+
