@@ -15,16 +15,16 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    // The contract runs in the renderer and the sandboxed preload as well as in Node: browser-safe only.
-    files: ['contract/**/*.ts'],
+    // common/ (the contract, domain records, enums) runs in the renderer and the sandboxed preload as well as in Node: browser-safe only.
+    files: ['common/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'contract/ is browser-safe: no electron.' }],
+          paths: [{ name: 'electron', message: 'common/ is browser-safe: no electron.' }],
           patterns: [
-            { group: ['node:*'], message: 'contract/ is browser-safe: no Node built-ins.' },
-            { group: ['../*'], message: 'contract/ imports only itself and browser-safe packages.' },
+            { group: ['node:*'], message: 'common/ is browser-safe: no Node built-ins.' },
+            { group: ['../*'], message: 'common/ imports only itself and browser-safe packages.' },
           ],
         },
       ],
@@ -32,8 +32,8 @@ export default tseslint.config(
   },
   {
     // The app and its clinical CLI never load the model factory.
-    files: ['electron/**/*.ts', 'renderer/**/*.ts', 'contract/**/*.ts'],
-    ignores: ['contract/**/*.ts'],
+    files: ['electron/**/*.ts', 'renderer/**/*.ts', 'common/**/*.ts'],
+    ignores: ['common/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

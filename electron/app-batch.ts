@@ -5,8 +5,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { BatchService } from './batch/index.ts';
-import type { BatchJob } from '#contract/domain';
-import type { ParsedRequestOf } from '#contract/ipc';
+import type { BatchJob } from '#common/domain';
+import type { ParsedRequestOf } from '#common/ipc';
 import { ServiceError, type EventHub } from './ipc/handlers.ts';
 import type { Classifier } from './model/types.ts';
 import type { Store } from './store/index.ts';

@@ -1,6 +1,6 @@
 /** Builds a PDF report from the store for the app's export button (electron/report does the document). */
-import type { Settings } from '#contract/domain';
-import type { ReportKind } from '#contract/ipc';
+import type { Settings } from '#common/domain';
+import type { ReportKind } from '#common/ipc';
 import {
   batchReportData,
   lesionReportData,

@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageRecord, Settings } from '#contract/domain';
-import { INTENDED_USE, type ImageSummary, type ResponseOf } from '#contract/ipc';
+import type { ImageRecord, Settings } from '#common/domain';
+import { INTENDED_USE, type ImageSummary, type ResponseOf } from '#common/ipc';
 import { ServiceError, createEventHub, notFound, type ChannelImplementations, type EventHub } from './ipc/handlers.ts';
 import type { MediaSource } from './ipc/media.ts';
 import type { Classifier, ClassifyOptions } from './model/types.ts';

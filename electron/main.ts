@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAppServices, type AppServices, type BootstrapConfig, type Dialogs } from './app-services.ts';
 import { projectRoot } from './util/paths.ts';
-import { IPC_EVENT, IPC_INVOKE, type ApiResult } from '#contract/ipc';
+import { IPC_EVENT, IPC_INVOKE, type ApiResult } from '#common/ipc';
 import { createDispatcher } from './ipc/handlers.ts';
 import { APP_ENTRY, APP_ORIGIN, APP_SCHEME, handleAppProtocol, registerAppScheme } from './protocol.ts';
 

@@ -5,7 +5,7 @@
  * Ipc objects never leak to the page; validation happens again in the main process.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { IPC_EVENT, IPC_INVOKE, isChannel, isEventName, type ApiResult, type DermafuseBridge } from '#contract/ipc';
+import { IPC_EVENT, IPC_INVOKE, isChannel, isEventName, type ApiResult, type DermafuseBridge } from '#common/ipc';
 
 const bridge: DermafuseBridge = {
   invoke(channel, payload) {

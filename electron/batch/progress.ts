@@ -1,4 +1,4 @@
-import type { BatchProgress } from '#contract/domain';
+import type { BatchProgress } from '#common/domain';
 
 /**
  * Rate and ETA over this run only (resumed items done earlier do not inflate the rate), with an

@@ -9,7 +9,7 @@
  * prediction from this model are linked, never classified again.
  */
 import { basename, resolve } from 'node:path';
-import type { BatchItem, BatchJob, BatchProgress } from '#contract/domain';
+import type { BatchItem, BatchJob, BatchProgress } from '#common/domain';
 import { isWalkError, walkImageFiles } from '../util/image-files.ts';
 import type { Classifier, ClassifyOptions, ClassifyResult } from '../model/types.ts';
 import { readImageFacts } from '../store/image-facts.ts';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { BatchItem, BatchJob, BatchProgress } from '#contract/domain';
+import type { BatchItem, BatchJob, BatchProgress } from '#common/domain';
 import type { Classifier, ClassifyOptions } from '../model/types.ts';
 import type { Store } from '../store/store.ts';
 import { prepareJob, runBatch, type BatchRequest, type BatchResult } from './run-batch.ts';

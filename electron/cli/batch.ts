@@ -9,7 +9,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import type { BatchProgress } from '#contract/domain';
+import type { BatchProgress } from '#common/domain';
 import { runBatch, type BatchResult } from '../batch/run-batch.ts';
 import { loadCliClassifier, operatingPointOption, providerOf, type ClassifierFactory } from './model-options.ts';
 import { EXECUTION_PROVIDERS } from '../model/runtime.ts';

@@ -18,7 +18,7 @@ import {
   type EventOf,
   type ParsedRequestOf,
   type ResponseOf,
-} from '#contract/ipc';
+} from '#common/ipc';
 
 /** What a service throws when it wants the caller to see a specific error code. */
 export class ServiceError extends Error {

@@ -8,7 +8,7 @@ import { loadFonts, registerFonts, type FontSet } from './fonts.ts';
 import { fitInBox, type PageImage } from './images.ts';
 import { TextLayout, type TextBlock, type TextStyle } from './text.ts';
 import { INTENDED_USE, INTENDED_USE_SHORT, type ReportContext } from './types.ts';
-import type { Prediction } from '#contract/domain';
+import type { Prediction } from '#common/domain';
 
 export interface RenderedReport {
   readonly pdf: Buffer;

@@ -4,7 +4,7 @@
  * handed over as loaders, so a 200-image batch is read one picture at a time.
  */
 import { readFile } from 'node:fs/promises';
-import type { ImageRecord, Prediction } from '#contract/domain';
+import type { ImageRecord, Prediction } from '#common/domain';
 import { loadManifest, shippedModelDir } from '../model/manifest.ts';
 import type { Store } from '../store/index.ts';
 import { renderBatchReport } from './batch-report.ts';

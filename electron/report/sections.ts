@@ -1,5 +1,5 @@
 /** Pieces of wording shared by the three reports. */
-import type { Patient, Review } from '#contract/domain';
+import type { Patient, Review } from '#common/domain';
 import type { Tier } from '../model/types.ts';
 import type { ReportContext } from './types.ts';
 import { isolate } from './text.ts';

@@ -11,7 +11,7 @@ import type {
   Prediction,
   Review,
   Visit,
-} from '#contract/domain';
+} from '#common/domain';
 
 /**
  * Image bytes (JPEG, PNG, WebP, TIFF), or a loader called when the document needs them, so a

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { AuditEntry } from '#contract/domain';
+import type { AuditEntry } from '#common/domain';
 import { nowIso } from './time.ts';
 import type { Page, PageQuery } from './paging.ts';
 import { pageBounds } from './paging.ts';

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { LesionTimelineEntry, PredictionListQuery, PredictionPage } from '#contract/domain';
+import type { LesionTimelineEntry, PredictionListQuery, PredictionPage } from '#common/domain';
 import { AuditLog } from './audit.ts';
 import type { RepoContext } from './context.ts';
 import { DATABASE_FILE_NAME, IMAGES_DIR_NAME, OVERLAYS_DIR_NAME, resolveDataDir } from './data-dir.ts';

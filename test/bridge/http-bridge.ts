@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { ApiErrorCode, ApiResult } from '#contract/ipc';
+import type { ApiErrorCode, ApiResult } from '#common/ipc';
 import { SECURITY_HEADERS } from '../../electron/ipc/csp.ts';
 import type { Dispatcher, EventHub } from '../../electron/ipc/handlers.ts';
 import { resolveMedia, resolveStatic, type MediaResponse, type MediaSource } from '../../electron/ipc/media.ts';

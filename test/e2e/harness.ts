@@ -26,7 +26,7 @@ function newestMtime(path: string): number {
 
 /** Builds the renderer unless renderer/dist is newer than everything it is built from. */
 export async function buildRenderer(): Promise<void> {
-  const inputs = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'contract'];
+  const inputs = ['renderer/src', 'renderer/index.html', 'renderer/vite.config.ts', 'common'];
   const built = join(rendererDist, 'index.html');
   if (existsSync(built) && statSync(built).mtimeMs > Math.max(...inputs.map((p) => newestMtime(join(projectRoot, p))))) return;
   const { build } = await import('vite');

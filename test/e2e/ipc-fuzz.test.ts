@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { channelNames, channels, type Channel } from '#contract/ipc';
+import { channelNames, channels, type Channel } from '#common/ipc';
 import { buildRenderer, startWorkstation, type Workstation } from './harness.ts';
 
 let ws: Workstation;

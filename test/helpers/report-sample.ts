@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import sharp from 'sharp';
-import type { BatchItem, BatchJob, ImageRecord, Lesion, Patient, Prediction, Review, Visit } from '#contract/domain';
+import type { BatchItem, BatchJob, ImageRecord, Lesion, Patient, Prediction, Review, Visit } from '#common/domain';
 import type { Tier } from '../../electron/model/types.ts';
 import type { BatchReportData, LesionReportData, ReportContext, ReportImage, VisitReportData } from '../../electron/report/types.ts';
 import { seededRandom as mulberry32 } from '../../electron/util/random.ts';

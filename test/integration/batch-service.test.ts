@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditEntry, BatchItem, BatchJob, BatchProgress, Overlay, PredictionRow } from '#contract/domain';
+import { AuditEntry, BatchItem, BatchJob, BatchProgress, Overlay, PredictionRow } from '#common/domain';
 import { BatchService, runBatch } from '../../electron/batch/index.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
 import { makeHostileCorpus } from '../helpers/hostile-corpus.ts';

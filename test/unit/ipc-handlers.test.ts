@@ -5,7 +5,7 @@
  * what is under test is the boundary, and the browser tests run it against the real services.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { channelNames, channels } from '#contract/ipc';
+import { channelNames, channels } from '#common/ipc';
 import { createDispatcher, createEventHub, ServiceError, type ChannelImplementations } from '../../electron/ipc/handlers.ts';
 
 const now = '2026-01-01T00:00:00.000Z';

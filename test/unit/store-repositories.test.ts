@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit } from '#contract/domain';
+import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit } from '#common/domain';
 import { openStore, StoreError, type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
 

@@ -1,4 +1,4 @@
-import type { BatchItem, BatchJob } from '#contract/domain';
+import type { BatchItem, BatchJob } from '#common/domain';
 import type { RepoContext } from '../context.ts';
 import { StoreError, notFound } from '../errors.ts';
 import { pageBounds, type Page, type PageQuery } from '../paging.ts';

@@ -1,5 +1,5 @@
 import { basename, resolve } from 'node:path';
-import type { ImageRecord } from '#contract/domain';
+import type { ImageRecord } from '#common/domain';
 import { StoreError, notFound } from '../errors.ts';
 import type { RepoContext } from '../context.ts';
 import type { ImageStore } from '../image-store.ts';

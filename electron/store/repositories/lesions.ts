@@ -1,4 +1,4 @@
-import { LesionInput, type Lesion } from '#contract/domain';
+import { LesionInput, type Lesion } from '#common/domain';
 import type { z } from 'zod';
 import { notFound } from '../errors.ts';
 import type { RepoContext } from '../context.ts';

@@ -1,4 +1,4 @@
-import type { Overlay } from '#contract/domain';
+import type { Overlay } from '#common/domain';
 import type { CamImages, CamKind } from '../../model/types.ts';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { RepoContext } from '../context.ts';

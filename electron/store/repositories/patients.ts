@@ -1,4 +1,4 @@
-import { PatientInput, type Patient } from '#contract/domain';
+import { PatientInput, type Patient } from '#common/domain';
 import type { z } from 'zod';
 import { StoreError, notFound } from '../errors.ts';
 import { isUniqueViolation, type RepoContext } from '../context.ts';

@@ -3,7 +3,7 @@ import {
   type Prediction,
   type PredictionPage,
   type PredictionRow,
-} from '#contract/domain';
+} from '#common/domain';
 import type { CamImages, Classification } from '../../model/types.ts';
 import type { RepoContext } from '../context.ts';
 import { isUniqueViolation } from '../context.ts';

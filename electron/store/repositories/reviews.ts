@@ -1,4 +1,4 @@
-import { ReviewInput, type Review } from '#contract/domain';
+import { ReviewInput, type Review } from '#common/domain';
 import type { z } from 'zod';
 import type { RepoContext } from '../context.ts';
 import { StoreError, notFound } from '../errors.ts';

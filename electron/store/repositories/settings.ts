@@ -1,4 +1,4 @@
-import { Settings } from '#contract/domain';
+import { Settings } from '#common/domain';
 import type { RepoContext } from '../context.ts';
 
 type StoredSettings = Omit<Settings, 'dataDir'>;

@@ -1,4 +1,4 @@
-import type { LesionTimelineEntry, Overlay } from '#contract/domain';
+import type { LesionTimelineEntry, Overlay } from '#common/domain';
 import type { RepoContext } from '../context.ts';
 import { columns, splitRow } from './columns.ts';
 

@@ -1,4 +1,4 @@
-import { VisitInput, type Visit } from '#contract/domain';
+import { VisitInput, type Visit } from '#common/domain';
 import type { z } from 'zod';
 import { notFound } from '../errors.ts';
 import type { RepoContext } from '../context.ts';

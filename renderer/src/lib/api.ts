@@ -12,7 +12,7 @@ import type {
   EventOf,
   RequestOf,
   ResponseOf,
-} from '#contract/ipc';
+} from '#common/ipc';
 
 declare global {
   interface Window {

@@ -1,5 +1,5 @@
 /** How an audit entry reads on the audit screen (pure, so it is testable without a DOM). */
-import type { AuditEntry } from '#contract/domain';
+import type { AuditEntry } from '#common/domain';
 
 /** The filter's choices: the store's table names, in the words a clinic uses. */
 export const AUDIT_ENTITIES: { value: string; label: string }[] = [

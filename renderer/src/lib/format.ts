@@ -1,5 +1,5 @@
 /** Display helpers shared by screens; pure functions. */
-import type { Prediction } from '#contract/domain';
+import type { Prediction } from '#common/domain';
 
 export type Tier = Prediction['tier'];
 

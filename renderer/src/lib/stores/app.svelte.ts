@@ -1,6 +1,6 @@
 /** Application-wide state: the service's info (model status) and the clinician's settings. */
-import type { AppInfo, SettingsPatch } from '#contract/ipc';
-import type { Settings } from '#contract/domain';
+import type { AppInfo, SettingsPatch } from '#common/ipc';
+import type { Settings } from '#common/domain';
 import type { z } from 'zod';
 import { call, errorMessage, on } from '../api.ts';
 

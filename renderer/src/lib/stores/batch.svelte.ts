@@ -2,8 +2,8 @@
  * Live state of folder batches, fed by the contract's batch events. One subscription for the
  * whole renderer so a batch keeps reporting while the clinician moves between screens.
  */
-import type { BatchProgress } from '#contract/domain';
-import type { BatchFinished } from '#contract/ipc';
+import type { BatchProgress } from '#common/domain';
+import type { BatchFinished } from '#common/ipc';
 import { on } from '../api.ts';
 
 export interface LiveBatch {
