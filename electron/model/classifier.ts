@@ -30,7 +30,7 @@ import { AnalyticHead } from './gradcam-head.ts';
 import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
 import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';
 import { overlayPng, rawMapPng } from './overlay.ts';
-import type { ColormapName } from './colormap.ts';
+import type { ColormapName } from '#common/colormap';
 import { decodeOriented, prepareBuffer, prepareImage, type PreprocessOptions } from './preprocess.ts';
 import type { ExecutionProviderChoice } from './runtime.ts';
 import type {

@@ -8,7 +8,7 @@
  * no colour and are dimmed a little, so a clinician can tell "not salient" from "not looked at".
  */
 import sharp from 'sharp';
-import { colorLut, lutIndex, type ColormapName } from './colormap.ts';
+import { colorLut, lutIndex, type ColormapName } from '#common/colormap';
 import type { NormalisedMap } from './gradcam.ts';
 import type { CropBox } from './types.ts';
 

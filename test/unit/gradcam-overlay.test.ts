@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { colorLut } from '../../electron/model/colormap.ts';
+import { colorLut } from '#common/colormap';
 import { normaliseMap } from '../../electron/model/gradcam.ts';
 import { blendOverlay, mapOnOriginal, overlayPng, rawMapPng } from '../../electron/model/overlay.ts';
 import type { CropBox } from '../../electron/model/types.ts';

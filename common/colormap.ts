@@ -3,6 +3,8 @@
  * perceptually uniform and monotonic in lightness (equal steps in saliency look like equal steps,
  * and the map still reads in greyscale print); rainbow/jet maps invent boundaries that are not
  * in the data. The tables come from d3-scale-chromatic (the matplotlib viridis/inferno data).
+ * One table for every place a map is drawn (screen overlay, PNG overlays, PDF reports), so they
+ * all show the same colours.
  */
 import { interpolateInferno, interpolateViridis } from 'd3-scale-chromatic';
 
