@@ -171,7 +171,7 @@ export const Settings = z.object({
 });
 export type Settings = z.infer<typeof Settings>;
 
-// --- Added by the store (issue 5): queries and composite reads the store answers. ---
+// --- Queries and composite reads that the store answers. ---
 
 export const PredictionSort = z.enum(['newest', 'oldest', 'risk_desc', 'risk_asc']);
 export type PredictionSort = z.infer<typeof PredictionSort>;
