@@ -1,8 +1,19 @@
+import svelte from 'eslint-plugin-svelte';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'release/', 'renderer/dist/', '**/*.svelte', 'coverage/', 'test-output/'] },
+  { ignores: ['node_modules/', 'dist/', 'release/', 'renderer/dist/', 'coverage/', 'test-output/'] },
   ...tseslint.configs.recommended,
+  ...svelte.configs.recommended,
+  {
+    // Svelte components: TypeScript in <script lang="ts">, runes in .svelte.ts modules.
+    files: ['**/*.svelte', '**/*.svelte.ts'],
+    languageOptions: { parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.svelte'] } },
+    rules: {
+      // SvelteKit's router rule; this renderer is a plain Vite app with hash links (#/patients/1).
+      'svelte/no-navigation-without-resolve': 'off',
+    },
+  },
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],

@@ -60,6 +60,15 @@ export const ImageRecord = z.object({
 export type ImageRecord = z.infer<typeof ImageRecord>;
 
 export const Tier = z.enum(['low', 'review', 'high']);
+export type Tier = z.infer<typeof Tier>;
+
+/** The model's threshold presets: each is chosen on validation images (see the model card). */
+export const OperatingPoint = z.enum(['sensitive', 'balanced', 'specific']);
+export type OperatingPoint = z.infer<typeof OperatingPoint>;
+
+/** onnxruntime execution providers; 'auto' takes the first accelerator this installation can start, else the CPU. */
+export const ExecutionProvider = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml']);
+export type ExecutionProvider = z.infer<typeof ExecutionProvider>;
 
 export const Prediction = z.object({
   id: Id,
@@ -71,7 +80,7 @@ export const Prediction = z.object({
   label: z.enum(['benign', 'malignant']),
   tier: Tier,
   uncertainty: z.number().nonnegative(),
-  backend: z.string(), // e.g. "onnxruntime:cpu + tfjs:cpu"
+  backend: z.string(), // e.g. "onnxruntime:cpu + head:analytic-js"
   timingMs: z.number().nonnegative(),
   createdAt: IsoDateTime,
 });
@@ -165,8 +174,8 @@ export type PredictionRow = z.infer<typeof PredictionRow>;
 export const Settings = z.object({
   dataDir: z.string(),
   clinicName: Text(200).default(''),
-  thresholdPreset: z.enum(['sensitive', 'balanced', 'specific']).default('sensitive'),
-  executionProvider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml']).default('auto'),
+  thresholdPreset: OperatingPoint.default('sensitive'),
+  executionProvider: ExecutionProvider.default('auto'),
   acknowledgedIntendedUse: z.boolean().default(false),
 });
 export type Settings = z.infer<typeof Settings>;

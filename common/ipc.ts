@@ -1,7 +1,7 @@
 /**
- * THE contract between the renderer and the main process: every channel's name, the schema of
- * its request and of its response, and the events the main process pushes. Main (handlers),
- * preload, renderer (api.ts) and the HTTP test bridge all import this one module, so a channel
+ * THE contract between the renderer and the services: every channel's name, the schema of its
+ * request and of its response, and the events the services push. The services host (handlers),
+ * main, preload, renderer (api.ts) and the HTTP test bridge all import this one module, so a channel
  * cannot drift between them. It imports zod and the domain records only: it runs in the browser.
  */
 import { z } from 'zod';
@@ -10,10 +10,12 @@ import {
   BatchJob,
   BatchProgress,
   BatchStatus,
+  ExecutionProvider,
   Id,
   ImageRecord,
   Lesion,
   LesionInput,
+  OperatingPoint,
   Overlay,
   Patient,
   PatientInput,
@@ -125,9 +127,11 @@ export const AppInfo = z.object({
   /** Whether the shell can show native dialogs (folder picker, save-as); the test bridge cannot. */
   nativeDialogs: z.boolean(),
   /** Validation sensitivity/specificity of each threshold preset, when the loaded model has presets. */
-  operatingPoints: z
-    .record(z.enum(['sensitive', 'balanced', 'specific']), z.object({ threshold: z.number(), valSensitivity: z.number(), valSpecificity: z.number() }))
-    .optional(),
+  operatingPoints: z.record(OperatingPoint, z.object({ threshold: z.number(), valSensitivity: z.number(), valSpecificity: z.number() })).optional(),
+  /** The execution providers this installation can start (probed), the only ones Settings offers. */
+  executionProviders: z.array(ExecutionProvider).min(1),
+  /** Something the clinician should know about the loaded model, e.g. that a forced GPU fell back to the CPU. */
+  modelNotice: z.string().nullable(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 

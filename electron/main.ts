@@ -1,20 +1,24 @@
 /**
- * The Electron shell: app lifecycle, one locked-down window, the IPC boundary and native
- * dialogs. Everything it calls is a plain Node service built by app-services.ts.
+ * The Electron shell: app lifecycle, one locked-down window, menus, native dialogs, the
+ * `dermafuse://` protocol and the IPC boundary. The services (store, model, batches, reports)
+ * run in a separate utility process (services-host/), reached through the same typed contract:
+ * a crash there is reported to the window and the process restarted.
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, type MenuItemConstructorOptions, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell, utilityProcess, type MenuItemConstructorOptions, type WebContents } from 'electron';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAppServices, type AppServices, type BootstrapConfig, type Dialogs } from './app-services.ts';
+import type { BootstrapConfig, Dialogs } from './services/types.ts';
+import { createServicesClient, type HostProcess, type ServicesClient } from './services-host/client.ts';
 import { projectRoot } from './util/paths.ts';
 import { IPC_EVENT, IPC_INVOKE, type ApiResult } from '#common/ipc';
-import { createDispatcher } from './ipc/handlers.ts';
 import { APP_ENTRY, APP_ORIGIN, APP_SCHEME, handleAppProtocol, registerAppScheme } from './protocol.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PRELOAD = join(here, 'preload.cjs');
+/** entry.js when compiled, entry.ts when run from source. */
+const SERVICES_HOST = join(here, 'services-host', `entry${extname(fileURLToPath(import.meta.url))}`);
 const RENDERER_DIR = join(projectRoot, 'renderer', 'dist');
 
 registerAppScheme();
@@ -26,7 +30,7 @@ const bundledWeights = join(process.resourcesPath ?? '', 'weights');
 if (app.isPackaged && !process.env.DERMAFUSE_MODEL_MIRROR && existsSync(bundledWeights)) process.env.DERMAFUSE_MODEL_MIRROR = bundledWeights;
 
 let win: BrowserWindow | null = null;
-let services: AppServices | null = null;
+let services: ServicesClient | null = null;
 
 /** The data-folder choice lives outside the database it locates: userData/config.json. */
 function bootstrapConfig(): BootstrapConfig {
@@ -63,6 +67,22 @@ const dialogs: Dialogs = {
     if (error) throw new Error(`could not open ${path}: ${error}`);
   },
 };
+
+/** Electron's utility process as the services host's transport (the only Electron-specific part). */
+function spawnServicesHost(): HostProcess {
+  const child = utilityProcess.fork(SERVICES_HOST, [], { serviceName: 'dermafuse services', stdio: 'inherit' });
+  return {
+    port: {
+      send: (message) => child.postMessage(message),
+      onMessage(listener) {
+        child.on('message', listener);
+        return () => void child.off('message', listener);
+      },
+    },
+    onExit: (listener) => void child.once('exit', (code) => listener(`exit code ${code}`)),
+    kill: () => void child.kill(),
+  };
+}
 
 /**
  * Only our own page may call the main process. Compared by scheme and host: Node's URL gives a
@@ -146,17 +166,24 @@ async function start(): Promise<void> {
     callback({ cancel: !allowed });
   });
 
-  services = await createAppServices({ appVersion: app.getVersion(), dialogs, bootstrap: bootstrapConfig() });
-  const dispatcher = createDispatcher(services.channels, {
-    onInternalError: (channel, err) => console.error(`dermafuse: ${channel} failed:`, err),
+  const bootstrap = bootstrapConfig();
+  const client = createServicesClient({
+    spawn: spawnServicesHost,
+    config: { appVersion: app.getVersion(), dataDir: bootstrap.read().dataDir ?? null, bootstrap: bootstrap.read() },
+    dialogs,
+    bootstrap,
+    onInternalError: (channel, err) => console.error(`dermafuse: ${channel} failed:`, err.message),
   });
-  handleAppProtocol(ses, { rendererDir: RENDERER_DIR, media: services.media });
+  services = client;
+  // The first start opens the store: a data folder that cannot be opened stops the app here.
+  await client.ready();
+  handleAppProtocol(ses, { rendererDir: RENDERER_DIR, media: client.media });
 
   ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, payload: unknown): Promise<ApiResult<unknown>> => {
     if (!fromAppOrigin(event.senderFrame?.url)) return { ok: false, error: { code: 'invalid_request', message: 'calls are only accepted from the app' } };
-    return dispatcher.dispatch(channel, payload);
+    return client.dispatch(channel, payload);
   });
-  services.events.subscribe((name, payload) => {
+  client.events.subscribe((name, payload) => {
     if (win && !win.isDestroyed()) win.webContents.send(IPC_EVENT, name, payload);
   });
 
@@ -183,7 +210,7 @@ app.on('will-quit', (event) => {
   if (closing || !services) return;
   closing = true;
   event.preventDefault();
-  // Let a running batch stop at an item boundary and the database close cleanly.
+  // Let a running batch stop at an item boundary and the database close cleanly, in the host.
   void services.close().finally(() => app.exit(0));
 });
 

@@ -2,7 +2,7 @@
  * The renderer's only door to the main process. Runs sandboxed with context isolation, so it is
  * bundled to one CommonJS file (renderer/vite.preload.config.ts → dist/electron/preload.cjs).
  * It exposes exactly the contract's surface: invoke a named channel, listen to a named event.
- * Ipc objects never leak to the page; validation happens again in the main process.
+ * Ipc objects never leak to the page; validation happens again in the services host.
  */
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import { IPC_EVENT, IPC_INVOKE, isChannel, isEventName, type ApiResult, type DermafuseBridge } from '#common/ipc';

@@ -5,7 +5,8 @@
  * --check also starts an onnxruntime session on each graph and runs one image through it.
  */
 import { Command } from 'commander';
-import { Backbones, INCEPTION_LAYER_NAMES, MOBILENET_BLOCK_NAMES, inceptionGraph, mobilenetGraph } from '../electron/model/backbones.ts';
+import { Backbones, INCEPTION_LAYER_NAMES, inceptionGraph, mobilenetGraph } from '../electron/model/backbones.ts';
+import { MOBILENET_BLOCK_NAMES, mobilenetBlocksGraph } from '../training/studies/generalisation/mobilenet-blocks.ts';
 import { WeightsError } from '../electron/model/weights.ts';
 
 const program = new Command()
@@ -29,14 +30,14 @@ async function main(): Promise<void> {
   const badBlocks = blocks.filter((b) => !MOBILENET_BLOCK_NAMES.includes(b));
   if (badBlocks.length) throw new Error(`unknown MobileNetV2 block(s) ${badBlocks.join(', ')}`);
   const t0 = performance.now();
-  const files = { inception: await inceptionGraph(layers, scaling), mobilenet: await mobilenetGraph(blocks) };
+  const files = { inception: await inceptionGraph(layers, scaling), mobilenet: await (blocks.length ? mobilenetBlocksGraph(blocks) : mobilenetGraph()) };
   for (const [name, g] of Object.entries(files)) {
     const what = g.converted ? `converted in ${g.info.conversionMs} ms` : 'already cached';
     console.log(`${name}: ${g.path} (${what}; ${(g.info.macsPerImage / 1e9).toFixed(2)} GMAC/image; outputs ${g.info.outputs.map((o) => `${o.name}[${o.shape.join(',')}]`).join(' ')})`);
   }
   console.log(`total ${Math.round(performance.now() - t0)} ms`);
   if (opts.check) {
-    const b = await Backbones.load({ inceptionLayers: layers, inceptionScaling: scaling, mobilenetBlocks: blocks });
+    const b = await Backbones.load({ inceptionLayers: layers, inceptionScaling: scaling });
     const out = await b.run(new Float32Array(299 * 299 * 3).fill(128), new Float32Array(224 * 224 * 3).fill(128), 1);
     console.log(`check on ${b.executionProvider}: inception ${Object.entries(out.inception).map(([k, v]) => `${k}[${v.shape.join(',')}]`).join(' ')}, mobilenet [${out.mobilenet.shape.join(',')}]`);
     await b.dispose();

@@ -19,7 +19,7 @@ if (result.status === 0) {
   console.log('dermafuse: Electron binary ready.');
 } else {
   console.warn(
-    'dermafuse: the Electron binary could not be downloaded (offline?). The CLI and tests work without it; ' +
-      'run `npx install-electron` when online to launch the desktop app.',
+    'dermafuse: the Electron binary could not be downloaded (offline?). The CLI, the tests and `npm run preview` ' +
+      '(the workstation in a local browser) work without it; run `node node_modules/electron/install.js` when online to launch the desktop app.',
   );
 }

@@ -2,7 +2,7 @@
  * Grad-CAM cost on top of classification: the shipped model (or, until one ships, a randomly
  * initialised head of the same shape; the cost does not depend on the weights' values), warm,
  * per image on real images, with the manifest's test-time views.
- *   gradcam_ms          maps for every view and branch, un-flipped, averaged, fused (the issue's key)
+ *   gradcam_ms          maps for every view and branch, un-flipped, averaged, fused (the figure Grad-CAM's time budget is set on)
  *   gradcam_render_ms   fused overlay PNG on the original + raw grey map PNG
  *   classify_ms         file → calibrated probability (no maps)
  *   classify_cam_ms     the same with maps and the fused overlay
@@ -32,10 +32,12 @@ function sharedBackbones(shared: Map<string, unknown>, layers: readonly string[]
  * read, else fusion-v1's), fed by the shipped taps; Grad-CAM cost does not depend on weight values.
  */
 async function randomHeadClassifier(mod: ClassifierModule, shared: Map<string, unknown>, shipped: Manifest | undefined): Promise<Loaded> {
-  const { FusionHead } = await import('../../electron/model/head.ts');
+  const { TfjsHead } = await import('../../training/head/tfjs-head.ts');
   const config = (shipped?.head.config as HeadConfig | undefined) ?? V1_SHAPE;
   const layers = shipped ? mod.inceptionLayersOf(shipped) : [V1_SHAPE.inceptionLayer!];
-  const head = FusionHead.create(config, 1);
+  const random = TfjsHead.create(config, 1);
+  const head = random.toRuntime();
+  random.dispose();
   return mod.createClassifier({
     head,
     backbones: sharedBackbones(shared, layers),

@@ -1,6 +1,7 @@
 /**
  * The folder batch: scan → one item per file in the database → classify each pending item →
- * write image + prediction + overlays + item status + audit in ONE transaction.
+ * write image + prediction + overlays + item status + audit in ONE transaction
+ * (persistClassification, files first).
  *
  * Why it survives being killed at any moment: an item is either still 'pending' (nothing of it
  * committed; at worst its bytes already sit in the content-addressed folder, which is harmless
@@ -8,14 +9,12 @@
  * model and destination continues the newest unfinished job; bytes that already have a
  * prediction from this model are linked, never classified again.
  */
-import { basename, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { BatchItem, BatchJob, BatchProgress } from '#common/domain';
 import { isWalkError, walkImageFiles } from '../util/image-files.ts';
 import type { Classifier, ClassifyOptions, ClassifyResult } from '../model/types.ts';
-import { readImageFacts } from '../store/image-facts.ts';
+import { persistClassification } from '../store/persist.ts';
 import { sha256HexAsync } from '../util/hash.ts';
-import { predictionInput } from '../store/repositories/predictions.ts';
-import { overlaysFromCams } from '../store/repositories/overlays.ts';
 import type { ResolvedPlacement } from '../store/repositories/images.ts';
 import type { ScannedPath } from '../store/repositories/batches.ts';
 import type { Store } from '../store/store.ts';
@@ -142,30 +141,9 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
     const t0 = performance.now();
     const placed = store.images.findPlaced(sha256, placement);
     const here = placed ? store.predictions.forImage(placed.id, modelVersion) : null;
-    const elsewhere = here ? null : store.predictions.findBySha256(sha256, modelVersion);
-    if (!here && !elsewhere) return false;
-    const source = here ?? elsewhere!;
-    const sourceImage = store.images.require(source.imageId);
-    if (!store.blobs.has(sha256)) await store.blobs.putBytes(bytes, sha256);
-    const facts = placed ? null : await readImageFacts(bytes, item.path).catch(() => null);
-    store.db
-      .transaction(() => {
-        const { image } = store.images.record(
-          {
-            sha256,
-            originalName: basename(item.path),
-            originalPath: item.path,
-            capturedAt: facts?.capturedAt ?? sourceImage.capturedAt,
-            width: sourceImage.width,
-            height: sourceImage.height,
-            byteSize: bytes.byteLength,
-          },
-          placement,
-        );
-        const prediction = store.predictions.forImage(image.id, modelVersion) ?? store.predictions.copyTo(source, image.id, { jobId, itemId: item.id });
-        store.batches.completeItem(item.id, { sha256, imageId: image.id, predictionId: prediction.id });
-      })
-      .immediate();
+    const source = here ?? store.predictions.findBySha256(sha256, modelVersion);
+    if (!source) return false;
+    await persistClassification(store, { bytes, sha256, originalPath: item.path }, { copyOf: source }, { placement, audit: { jobId, itemId: item.id }, batchItemId: item.id });
     storeMs += performance.now() - t0;
     storeItems++;
     reused++;
@@ -196,33 +174,7 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
       }
       classified++;
       const t1 = performance.now();
-      // All file writes before the transaction: a crash in between leaves only unreferenced
-      // files, and the transaction itself stays short.
-      const [, facts, overlays] = await Promise.all([
-        store.blobs.putBytes(bytes, sha256),
-        readImageFacts(bytes, item.path).catch(() => null),
-        store.overlays.writePackAsync(overlaysFromCams(result.cams)),
-      ]);
-      store.db
-        .transaction(() => {
-          const { image } = store.images.record(
-            {
-              sha256,
-              originalName: basename(item.path),
-              originalPath: item.path,
-              capturedAt: facts?.capturedAt ?? null,
-              width: result.width,
-              height: result.height,
-              byteSize: bytes.byteLength,
-            },
-            placement,
-          );
-          const prediction =
-            store.predictions.forImage(image.id, modelVersion) ??
-            store.predictions.create({ ...predictionInput(image.id, result.classification), overlays }, { jobId, itemId: item.id });
-          store.batches.completeItem(item.id, { sha256, imageId: image.id, predictionId: prediction.id });
-        })
-        .immediate();
+      await persistClassification(store, { bytes, sha256, originalPath: item.path }, { result }, { placement, audit: { jobId, itemId: item.id }, batchItemId: item.id });
       storeMs += performance.now() - t1;
       storeItems++;
     })();

@@ -9,7 +9,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import type { BatchProgress } from '#common/domain';
+import type { BatchProgress, Tier } from '#common/domain';
 import { runBatch, type BatchResult } from '../batch/run-batch.ts';
 import { loadCliClassifier, operatingPointOption, providerOf, type ClassifierFactory } from './model-options.ts';
 import { EXECUTION_PROVIDERS } from '../model/runtime.ts';
@@ -46,7 +46,7 @@ export interface BatchCliSummary {
   readonly failed: number;
   readonly classifiedThisRun: number;
   readonly reusedThisRun: number;
-  readonly tiers: Record<'low' | 'review' | 'high', number>;
+  readonly tiers: Record<Tier, number>;
   readonly errors: { path: string; error: string }[];
   readonly elapsedSec: number;
   readonly storeMsPerImage: number | null;

@@ -10,6 +10,7 @@
  * name left from an earlier run is deleted, so the folder never shows a stale map as if current.
  */
 import { SingleBar } from 'cli-progress';
+import type { Tier } from '#common/domain';
 import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
@@ -39,7 +40,7 @@ export interface ClassifyRow {
   readonly p_malignant: number | null;
   readonly p_malignant_raw: number | null;
   readonly label: 'malignant' | 'benign' | null;
-  readonly tier: 'low' | 'review' | 'high' | null;
+  readonly tier: Tier | null;
   readonly uncertainty: number | null;
   readonly threshold: number | null;
   readonly error: string | null;

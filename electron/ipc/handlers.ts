@@ -1,9 +1,10 @@
 /**
- * The contract's boundary on the main-process side. Transport-agnostic: Electron's ipcMain and
- * the HTTP test bridge both call `dispatch(channel, payload)` with whatever arrived, and get an
- * envelope back. Every request is parsed with the contract's schema before a service sees it,
- * every response is parsed on the way out, and no exception crosses the boundary as anything
- * but a typed error.
+ * The contract's boundary in front of the services. Transport-agnostic: the services host
+ * calls `dispatch(channel, payload)` with whatever the main process forwarded (from Electron's
+ * IPC or the HTTP test bridge) and answers the envelope it gets back; the main process's
+ * services client is a Dispatcher too. Every request is parsed with the contract's schema
+ * before a service sees it, every response is parsed on the way out, and no exception crosses
+ * the boundary as anything but a typed error.
  */
 import { z } from 'zod';
 import {

@@ -8,6 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 
+/** Where media bytes come from: the services client, which asks the host for a stored file's place and reads it in main. */
 export interface MediaSource {
   /** The stored file of an image, or null when no image has those bytes. */
   imageFile(sha256: string): Promise<string | null>;

@@ -1,27 +1,25 @@
 /**
  * The two frozen feature extractors, native on onnxruntime-node. Graph contract (shared with the
- * converters): input `image` float32 [N,H,W,3] RGB 0..255 (299 InceptionV3, 224 MobileNetV2),
+ * converters): input `image` float32 [N,H,W,3] RGB 0..255 (INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE),
  * normalisation and the NHWC→NCHW transpose happen inside the graph, and every output is an NHWC
  * float32 feature map named after its layer.
  */
 import { cachedGraph, evictGraph, type CachedGraph } from './convert/cache.ts';
-import { DEFAULT_INCEPTION_LAYERS, INCEPTION_INPUT_SIZE, INCEPTION_LAYER_NAMES, convertInceptionV3, type InceptionScaling } from './convert/inception-v3.ts';
-import { MOBILENET_BLOCK_NAMES, MOBILENET_FEATURES, MOBILENET_INPUT_SIZE, MOBILENET_LOGITS, convertMobilenetV2 } from './convert/mobilenet-v2.ts';
+import { DEFAULT_INCEPTION_LAYERS, INCEPTION_LAYER_NAMES, convertInceptionV3, type InceptionScaling } from './convert/inception-v3.ts';
+import { MOBILENET_FEATURES, MOBILENET_LOGITS, convertMobilenetV2 } from './convert/mobilenet-v2.ts';
 import { createSession, ort, resolveProviderChoice, type ExecutionProviderChoice, type StartedSession } from './runtime.ts';
-import type { FeatureMap } from './types.ts';
+import { INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE, type FeatureMap } from './types.ts';
 import { IMAGENET_LABELS, INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, loadInceptionSource, loadPinnedFile } from './weights.ts';
 
-export { DEFAULT_INCEPTION_LAYERS, INCEPTION_INPUT_SIZE, INCEPTION_LAYER_NAMES, MOBILENET_BLOCK_NAMES, MOBILENET_INPUT_SIZE, type InceptionScaling };
+export { DEFAULT_INCEPTION_LAYERS, INCEPTION_INPUT_SIZE, INCEPTION_LAYER_NAMES, MOBILENET_INPUT_SIZE, type InceptionScaling };
 
 export interface BackboneOptions {
   /** InceptionV3 layers to output (Keras names such as 'mixed5'); default ['mixed6']. */
   inceptionLayers?: string[];
   /** 'unit' = x/255 (what nsfwjs feeds), 'symmetric' = x/127.5-1 (what ImageNet lower layers saw). */
   inceptionScaling?: 'unit' | 'symmetric';
-  executionProvider?: 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml';
+  executionProvider?: ExecutionProviderChoice;
   intraOpThreads?: number;
-  /** Optional intermediate MobileNetV2 block outputs (e.g. 'expanded_conv_13'), read with runMobilenetBlocks(). */
-  mobilenetBlocks?: string[];
 }
 
 export const DEFAULT_INCEPTION_SCALING: InceptionScaling = 'unit';
@@ -43,7 +41,7 @@ export interface BackboneGraphInfo {
 async function startGraph(graph: () => Promise<CachedGraph>, options: BackboneOptions): Promise<{ started: StartedSession; graph: CachedGraph; sessionMs: number }> {
   let g = await graph();
   const t0 = performance.now();
-  const sessionOptions = { executionProvider: options.executionProvider as ExecutionProviderChoice | undefined, intraOpThreads: options.intraOpThreads };
+  const sessionOptions = { executionProvider: options.executionProvider, intraOpThreads: options.intraOpThreads };
   try {
     return { started: await createSession(g.onnx, sessionOptions), graph: g, sessionMs: performance.now() - t0 };
   } catch (e) {
@@ -80,7 +78,6 @@ export class Backbones {
   readonly executionProvider: string;
   readonly inceptionLayers: readonly string[];
   readonly inceptionScaling: InceptionScaling;
-  readonly mobilenetBlocks: readonly string[];
   readonly inceptionInfo: BackboneGraphInfo;
   readonly mobilenetInfo: BackboneGraphInfo;
   private disposed = false;
@@ -88,12 +85,11 @@ export class Backbones {
   private constructor(
     private readonly inception: ort.InferenceSession,
     private readonly mobilenet: ort.InferenceSession,
-    fields: { executionProvider: string; layers: readonly string[]; scaling: InceptionScaling; blocks: readonly string[]; inceptionInfo: BackboneGraphInfo; mobilenetInfo: BackboneGraphInfo },
+    fields: { executionProvider: string; layers: readonly string[]; scaling: InceptionScaling; inceptionInfo: BackboneGraphInfo; mobilenetInfo: BackboneGraphInfo },
   ) {
     this.executionProvider = fields.executionProvider;
     this.inceptionLayers = fields.layers;
     this.inceptionScaling = fields.scaling;
-    this.mobilenetBlocks = fields.blocks;
     this.inceptionInfo = fields.inceptionInfo;
     this.mobilenetInfo = fields.mobilenetInfo;
   }
@@ -103,10 +99,8 @@ export class Backbones {
     const layers = [...new Set(opts.inceptionLayers?.length ? opts.inceptionLayers : DEFAULT_INCEPTION_LAYERS)];
     for (const l of layers) if (!INCEPTION_LAYER_NAMES.includes(l)) throw new BackboneInputError(`unknown InceptionV3 layer '${l}' (choose from ${INCEPTION_LAYER_NAMES.join(', ')})`);
     const scaling = opts.inceptionScaling ?? DEFAULT_INCEPTION_SCALING;
-    const blocks = [...new Set(opts.mobilenetBlocks ?? [])];
-    for (const b of blocks) if (!MOBILENET_BLOCK_NAMES.includes(b)) throw new BackboneInputError(`unknown MobileNetV2 block '${b}' (choose from ${MOBILENET_BLOCK_NAMES.join(', ')})`);
 
-    const mobile = await startGraph(() => mobilenetGraph(blocks), opts);
+    const mobile = await startGraph(() => mobilenetGraph(), opts);
     const incep = await startGraph(() => inceptionGraph(layers, scaling), opts).catch(async (e: unknown) => {
       await mobile.started.session.release();
       throw e;
@@ -115,7 +109,6 @@ export class Backbones {
       executionProvider: incep.started.executionProvider === mobile.started.executionProvider ? incep.started.executionProvider : `${incep.started.executionProvider}+${mobile.started.executionProvider}`,
       layers,
       scaling,
-      blocks,
       inceptionInfo: info(incep.graph, incep.sessionMs),
       mobilenetInfo: info(mobile.graph, mobile.sessionMs),
     });
@@ -139,14 +132,6 @@ export class Backbones {
     return { logits: t.data as Float32Array, classes: t.dims[1] as number };
   }
 
-  /** The intermediate block outputs chosen with `mobilenetBlocks`, plus the final map as 'features'. */
-  async runMobilenetBlocks(x: Float32Array, batch: number): Promise<Record<string, FeatureMap>> {
-    this.check();
-    const names = [MOBILENET_FEATURES, ...this.mobilenetBlocks];
-    const r = await this.mobilenet.run({ image: imageTensor(x, batch, MOBILENET_INPUT_SIZE, 'MobileNetV2') }, names);
-    return Object.fromEntries(names.map((n) => [n, featureMap(r[n], n)]));
-  }
-
   async runInception(x: Float32Array, batch: number): Promise<Record<string, FeatureMap>> {
     this.check();
     const r = await this.inception.run({ image: imageTensor(x, batch, INCEPTION_INPUT_SIZE, 'InceptionV3') }, [...this.inceptionLayers]);
@@ -167,10 +152,10 @@ export class Backbones {
   }
 }
 
-export async function mobilenetGraph(blocks: readonly string[] = []): Promise<CachedGraph> {
-  const ordered = MOBILENET_BLOCK_NAMES.filter((b) => blocks.includes(b));
-  return cachedGraph('mobilenet_v2', MOBILENET_V2_TFLITE.sha256, { outputs: [MOBILENET_FEATURES, MOBILENET_LOGITS, ...ordered] }, async () =>
-    convertMobilenetV2(await loadPinnedFile(MOBILENET_V2_TFLITE), { withLogits: true, blocks: ordered }),
+/** The MobileNetV2 graph the app runs: the last conv map and the ImageNet logits. */
+export async function mobilenetGraph(): Promise<CachedGraph> {
+  return cachedGraph('mobilenet_v2', MOBILENET_V2_TFLITE.sha256, { outputs: [MOBILENET_FEATURES, MOBILENET_LOGITS] }, async () =>
+    convertMobilenetV2(await loadPinnedFile(MOBILENET_V2_TFLITE), { withLogits: true }),
   );
 }
 
@@ -183,10 +168,4 @@ export async function inceptionGraph(layers: readonly string[], scaling: Incepti
 export async function imagenetLabels(): Promise<string[]> {
   const text = (await loadPinnedFile(IMAGENET_LABELS)).toString('utf8');
   return text.split('\n').map((l) => l.trim()).filter((l, i, all) => l.length > 0 || i < all.length - 1);
-}
-
-/** Converted graph files, for tools that want the ONNX paths without starting sessions. */
-export async function backboneGraphFiles(opts: Pick<BackboneOptions, 'inceptionLayers' | 'inceptionScaling'> = {}): Promise<{ inception: CachedGraph; mobilenet: CachedGraph }> {
-  const layers = opts.inceptionLayers?.length ? opts.inceptionLayers : DEFAULT_INCEPTION_LAYERS;
-  return { inception: await inceptionGraph(layers, opts.inceptionScaling ?? DEFAULT_INCEPTION_SCALING), mobilenet: await mobilenetGraph() };
 }

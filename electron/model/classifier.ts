@@ -1,10 +1,10 @@
 /**
  * The classification pipeline every caller uses (CLI, batch service, IPC handlers):
- * preprocess → backbones on all test-time views in one batch → head → temperature calibration →
- * threshold / tier / uncertainty → optional Grad-CAM maps and overlays.
+ * preprocess → backbones on all test-time views in one batch → head → calibration (temperature
+ * and Platt offset) → threshold / tier / uncertainty → optional Grad-CAM maps and overlays.
  *
  * Aggregation over test-time views: the head's logits are averaged over the views and calibrated
- * once (p = sigmoid(mean logit / T)); the uncertainty is the standard deviation of the per-view
+ * once (p = sigmoid(mean logit / T + bias)); the uncertainty is the standard deviation of the per-view
  * calibrated probabilities. With a single view the uncertainty is 0 by construction.
  *
  * Grad-CAM: for each view, the head's gradient w.r.t. each branch feature map gives a branch map
@@ -26,9 +26,9 @@ import {
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { concatChannels } from './feature-maps.ts';
 import { concatArrays } from '../util/typed-arrays.ts';
-import { AnalyticHead } from './gradcam-head.ts';
-import { ensureHeadBackend, FusionHead, headBackend, type Branch } from './head.ts';
-import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest, type OperatingPointName } from './manifest.ts';
+import { FusionHead, type Branch } from './head.ts';
+import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest } from './manifest.ts';
+import type { OperatingPoint } from '#common/domain';
 import { overlayPng, rawMapPng } from './overlay.ts';
 import type { ColormapName } from '#common/colormap';
 import { decodeOriented, prepareBuffer, prepareImage, type PreprocessOptions } from './preprocess.ts';
@@ -56,20 +56,13 @@ export interface ClassifierOptions {
   /** Reuse already loaded backbones (they must match the manifest's layers and scaling); not disposed by this classifier. */
   readonly backbones?: Backbones;
   /**
-   * 'analytic' (default): the head's forward pass and gradient in plain typed arrays (exact, and
-   * what keeps Grad-CAM within its time budget); 'tfjs': FusionHead's own tfjs ops.
-   */
-  readonly headEngine?: HeadEngine;
-  /**
    * Reference feature maps for Grad-CAM (cam-baseline.ts). Default: cam-baseline.json/.bin beside
    * the manifest when present; null: none (plain Grad-CAM).
    */
   readonly camBaseline?: CamBaseline | null;
   /** Which of the manifest's presets labels images (default 'sensitive', the manifest's own threshold). */
-  readonly operatingPoint?: OperatingPointName;
+  readonly operatingPoint?: OperatingPoint;
 }
-
-export type HeadEngine = 'analytic' | 'tfjs';
 
 /** Extra knobs beyond the shared ClassifyOptions; all optional. */
 export interface CamOptions extends ClassifyOptions {
@@ -171,9 +164,8 @@ export class FusionClassifier implements Classifier {
   readonly inceptionLayers: readonly string[];
   private readonly preprocess: PreprocessOptions;
   private readonly queue = new SerialQueue();
-  private readonly analytic: AnalyticHead | undefined;
   private disposed = false;
-  private preset: OperatingPointName = 'sensitive';
+  private preset: OperatingPoint = 'sensitive';
 
   /** Reference maps subtracted in Grad-CAM, when the model ships them. */
   readonly camBaseline: CamBaseline | undefined;
@@ -183,7 +175,6 @@ export class FusionClassifier implements Classifier {
     head: FusionHead,
     backbones: Backbones,
     ownsBackbones: boolean,
-    engine: HeadEngine = 'analytic',
     camBaseline?: CamBaseline,
   ) {
     this.camBaseline = camBaseline;
@@ -199,12 +190,11 @@ export class FusionClassifier implements Classifier {
       throw new Error(`head needs InceptionV3 layer ${missing.join(', ')}, backbones output ${backbones.inceptionLayers.join(', ')}`);
     }
     this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
-    this.analytic = engine === 'analytic' ? AnalyticHead.from(head) : undefined;
-    this.backend = { backbones: backbones.executionProvider, head: this.analytic ? 'analytic-js' : `tfjs-${headBackend()}` };
+    this.backend = { backbones: backbones.executionProvider, head: 'analytic-js' };
   }
 
   /** The preset now labelling images; switching needs no reload (only the threshold changes). */
-  get operatingPoint(): OperatingPointName {
+  get operatingPoint(): OperatingPoint {
     return this.preset;
   }
 
@@ -217,20 +207,12 @@ export class FusionClassifier implements Classifier {
     return this.manifest.operatingPoints;
   }
 
-  setOperatingPoint(preset: OperatingPointName): void {
+  setOperatingPoint(preset: OperatingPoint): void {
     this.preset = preset;
   }
 
-  private headLogits(inception: FeatureMap, mobilenet: FeatureMap): Float32Array {
-    return this.analytic ? this.analytic.logits(inception, mobilenet) : this.head.logits(inception, mobilenet);
-  }
-
-  private headGradients(inception: FeatureMap, mobilenet: FeatureMap, i: number): { logit: number; inception: FeatureMap; mobilenet: FeatureMap } {
-    if (this.analytic) return this.analytic.logitWithGradients(inception, mobilenet, i);
-    return this.head.logitWithGradients(item(inception, i), item(mobilenet, i));
-  }
-
-  private inceptionMap(taps: Record<string, FeatureMap>): FeatureMap {
+  /** The InceptionV3 branch map the head reads: its taps joined along channels. */
+  inceptionMap(taps: Record<string, FeatureMap>): FeatureMap {
     return concatChannels(this.inceptionLayers.map((l) => taps[l]!));
   }
 
@@ -262,20 +244,9 @@ export class FusionClassifier implements Classifier {
       const out = await this.backbones.run(inc, mob, views.length);
       const t1 = now();
       const inception = this.inceptionMap(out.inception);
-      const logits = this.headLogits(inception, out.mobilenet);
+      const logits = this.head.logits(inception, out.mobilenet);
       const t2 = now();
       return { logits, views, features: { inception, mobilenet: out.mobilenet }, backbonesMs: t1 - t0, headMs: t2 - t1 };
-    });
-  }
-
-  /** Batched scoring of many prepared images on the identity view only (faithfulness curves, throughput). */
-  async scoreBatch(prepared: readonly PreparedImage[]): Promise<Float32Array> {
-    this.check();
-    return this.queue.run(async () => {
-      const inc = concatArrays(prepared.map((p) => p.inception), Float32Array);
-      const mob = concatArrays(prepared.map((p) => p.mobilenet), Float32Array);
-      const out = await this.backbones.run(inc, mob, prepared.length);
-      return this.headLogits(this.inceptionMap(out.inception), out.mobilenet);
     });
   }
 
@@ -290,7 +261,7 @@ export class FusionClassifier implements Classifier {
     scored.views.forEach((view, i) => {
       const inc = item(scored.features.inception, i);
       const mob = item(scored.features.mobilenet, i);
-      const g = this.headGradients(scored.features.inception, scored.features.mobilenet, i);
+      const g = this.head.logitWithGradients(scored.features.inception, scored.features.mobilenet, i);
       for (const branch of this.branches) {
         const cam = branchCam(branch === 'inception' ? inc : mob, branch === 'inception' ? g.inception : g.mobilenet, 0, {
           method,
@@ -395,7 +366,6 @@ export class FusionClassifier implements Classifier {
     if (this.disposed) return;
     this.disposed = true;
     await this.queue.run(async () => {
-      this.head.dispose();
       if (this.ownsBackbones) await this.backbones.dispose();
     });
   }
@@ -418,7 +388,6 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
   const needsDir = !opts.manifest || !opts.head;
   const modelDir = needsDir ? (opts.modelDir ?? shippedModelDir()) : opts.modelDir;
   const manifest = opts.manifest ?? loadManifest(modelDir!);
-  await ensureHeadBackend();
   const head = opts.head ?? (await FusionHead.load(headDir(modelDir!, manifest)));
   const backbones =
     opts.backbones ??
@@ -426,9 +395,6 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
       inceptionLayers: manifest.backbones.inception_v3.layers,
       inceptionScaling: manifest.backbones.inception_v3.scaling,
       executionProvider: opts.executionProvider,
-    }).catch((e: unknown) => {
-      if (!opts.head) head.dispose();
-      throw e;
     }));
   let camBaseline: CamBaseline | undefined;
   try {
@@ -437,11 +403,10 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
         ? undefined
         : (opts.camBaseline ?? (modelDir ? await loadCamBaseline(modelDir, expectedMeta(manifest, inceptionLayersOf(manifest, head))) : undefined));
   } catch (e) {
-    if (!opts.head) head.dispose();
     if (!opts.backbones) await backbones.dispose();
     throw e;
   }
-  const classifier = new FusionClassifier(manifest, head, backbones, !opts.backbones, opts.headEngine, camBaseline);
+  const classifier = new FusionClassifier(manifest, head, backbones, !opts.backbones, camBaseline);
   if (opts.operatingPoint) classifier.setOperatingPoint(opts.operatingPoint);
   return classifier;
 }

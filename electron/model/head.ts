@@ -1,15 +1,24 @@
 /**
- * The fusion head: per-branch global pooling of the backbone feature maps, standardisation with
- * training-set statistics, concatenation, dense layers with dropout, two-class softmax.
+ * The fusion head as the app runs it: per-branch global pooling of the backbone feature maps,
+ * standardisation with training-set statistics, concatenation, dense ReLU layers, two-class
+ * output. Pooling happens inside the head so that gradients with respect to the feature maps
+ * (Grad-CAM) are exact.
  *
- * Pooling happens inside the head so that gradients with respect to the feature maps (Grad-CAM)
- * are exact. Training runs on cached pooled vectors through `forwardPooled`, which is the very
- * same post-pooling computation, so a head trained on the cache and run on live maps agree.
+ * Saved form (written by the model factory's head trainer, training/head/): `head.json` holds the
+ * config and a weights manifest (`weightSpecs`: name, shape, dtype float32, in file order) and
+ * `head.weights.bin` the float32 values, little-endian, concatenated in that order. The app reads
+ * it with weights.ts's decoder and runs the forward pass and its gradient in plain typed arrays:
+ * the head is small, and loading a tensor library only to read a weight file is not worth its
+ * size or its start-up time. A training-side test holds both to the training library's results.
+ *
+ * Gradient of global pooling: average pooling spreads d/d(avg_c) evenly, 1/(H·W) per cell; max
+ * pooling sends d/d(max_c) to every cell holding the maximum.
  */
-import * as tf from '@tensorflow/tfjs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { concatArrays } from '../util/typed-arrays.ts';
 import type { FeatureMap } from './types.ts';
+import { decodeWeights, type WeightSpec } from './weights.ts';
 
 export type Branch = 'inception' | 'mobilenet';
 export type Pooling = 'avg' | 'avg+max';
@@ -22,6 +31,7 @@ export interface HeadConfig {
   readonly pooling: Pooling;
   /** Hidden layer widths; [] makes the head a (standardised) logistic regression. */
   readonly hidden: readonly number[];
+  /** Training only (the app runs the head without dropout). */
   readonly dropout: number;
   /** Informational: the InceptionV3 tap this head was trained on. */
   readonly inceptionLayer?: string;
@@ -31,15 +41,24 @@ export interface HeadConfig {
    */
   readonly inceptionLayers?: readonly string[];
   /**
-   * Informational, for late fusion (late-fusion.ts): widths of the input blocks that separately
-   * trained members read; the weights are block-diagonal, so the output is the members' mean logit.
+   * Informational, for late fusion (training/head/late-fusion.ts): widths of the input blocks that
+   * separately trained members read; the weights are block-diagonal, so the output is the members'
+   * mean logit.
    */
   readonly lateFusionBlocks?: readonly number[];
 }
 
 export const HEAD_FORMAT = 'dermafuse-head/1';
-const HEAD_JSON = 'head.json';
-const HEAD_BIN = 'head.weights.bin';
+export const HEAD_JSON = 'head.json';
+export const HEAD_BIN = 'head.weights.bin';
+
+/** What head.json holds. */
+interface HeadFileMeta {
+  readonly format: string;
+  readonly config: HeadConfig;
+  readonly weightsFile?: string;
+  readonly weightSpecs: readonly WeightSpec[];
+}
 
 export class HeadError extends Error {
   override readonly name = 'HeadError';
@@ -56,63 +75,27 @@ export function pooledWidth(config: HeadConfig): number {
   return config.branches.reduce((sum, b) => sum + branchWidth(config, b), 0);
 }
 
-let backendReady: Promise<string> | undefined;
-
-/**
- * Picks the fastest tfjs backend available: tfjs-node's native kernels when that optional package
- * happens to be installed, else the WebAssembly backend (XNNPACK; ~50x the pure-JS CPU backend's
- * matMul speed measured here, which is what makes training the head in seconds possible), else
- * the CPU backend. DERMAFUSE_HEAD_BACKEND forces one ('cpu', 'wasm', 'tensorflow').
- */
-export function ensureHeadBackend(): Promise<string> {
-  backendReady ??= (async () => {
-    const forced = process.env.DERMAFUSE_HEAD_BACKEND;
-    const candidates: [string, string][] = [
-      ['tensorflow', '@tensorflow/tfjs-node'],
-      ['wasm', '@tensorflow/tfjs-backend-wasm'],
-    ];
-    for (const [backend, pkg] of candidates) {
-      if (forced && forced !== backend) continue;
-      try {
-        await import(/* @vite-ignore */ pkg);
-        if (await tf.setBackend(backend)) break;
-      } catch {
-        // Optional package missing or unable to start here: try the next one.
-      }
-    }
-    if (forced === 'cpu' || !['tensorflow', 'wasm'].includes(tf.getBackend())) await tf.setBackend('cpu');
-    await tf.ready();
-    return tf.getBackend();
-  })();
-  return backendReady;
+export function validateConfig(config: HeadConfig): void {
+  if (!config.branches?.length) throw new HeadError('head config needs at least one branch');
+  if (!(config.dropout >= 0 && config.dropout < 1)) throw new HeadError('dropout must be in [0, 1)');
+  if (config.pooling !== 'avg' && config.pooling !== 'avg+max') throw new HeadError(`unknown pooling ${String(config.pooling)}`);
+  if (config.lateFusionBlocks && config.lateFusionBlocks.reduce((a, b) => a + b, 0) !== pooledWidth(config)) {
+    throw new HeadError(`late-fusion blocks (${config.lateFusionBlocks.join('+')}) do not add up to the pooled width ${pooledWidth(config)}`);
+  }
 }
 
-/** Which tfjs backend runs the head ('cpu', 'tensorflow' with tfjs-node, 'wasm'). */
-export const headBackend = (): string => tf.getBackend();
-
-/**
- * x @ w with a hand-written gradient that transposes explicitly: tfjs-wasm runs matMul with
- * transposeA/transposeB (what the built-in gradient uses) ~50x slower than a plain matMul of a
- * transposed copy, which made training impractically slow.
- */
-const matMulFastGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
-  save([x, w]);
-  return {
-    value: tf.matMul(x, w),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sw)), tf.matMul(tf.transpose(sx), dy as tf.Tensor2D)];
-    },
-  };
-}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
-
-interface DenseLayer {
-  kernel: tf.Variable;
-  bias: tf.Variable;
+/** A deep, frozen copy of a config (a head's config never changes under it). */
+export function frozenConfig(config: HeadConfig): HeadConfig {
+  return Object.freeze({
+    ...config,
+    branches: [...config.branches],
+    hidden: [...config.hidden],
+    ...(config.inceptionLayers ? { inceptionLayers: [...config.inceptionLayers] } : {}),
+    ...(config.lateFusionBlocks ? { lateFusionBlocks: [...config.lateFusionBlocks] } : {}),
+  });
 }
 
-/** A dense layer's weights copied out of tfjs. */
+/** One dense layer's weights. */
 export interface DenseArrays {
   /** [fanIn, fanOut] row-major. */
   readonly kernel: Float32Array;
@@ -121,227 +104,236 @@ export interface DenseArrays {
   readonly fanOut: number;
 }
 
-/** Every weight of a head as plain arrays (what the analytic engine and late-fusion composition read). */
+/** Every weight of a head as plain arrays. */
 export interface HeadArrays {
   readonly mean: Float32Array;
   readonly std: Float32Array;
   readonly layers: readonly DenseArrays[];
+  /** Final dense layer to the two classes [benign, malignant]. */
   readonly output: DenseArrays;
 }
 
-export class FusionHead {
-  readonly config: HeadConfig;
-  /** Standardisation statistics of the pooled input, from the training set. */
-  readonly mean: tf.Variable;
-  readonly std: tf.Variable;
-  readonly layers: DenseLayer[];
-  /** Final dense layer to the two classes [benign, malignant]. */
-  readonly output: DenseLayer;
-
-  private constructor(config: HeadConfig, weights: Map<string, tf.Tensor>) {
-    this.config = Object.freeze({
-      ...config,
-      branches: [...config.branches],
-      hidden: [...config.hidden],
-      ...(config.inceptionLayers ? { inceptionLayers: [...config.inceptionLayers] } : {}),
-      ...(config.lateFusionBlocks ? { lateFusionBlocks: [...config.lateFusionBlocks] } : {}),
-    });
-    const take = (name: string, trainable: boolean): tf.Variable => {
-      const t = weights.get(name);
-      if (!t) throw new HeadError(`head weights lack ${name}`);
-      return tf.variable(t, trainable, `${name}_${nextId++}`);
-    };
-    this.mean = take('norm/mean', false);
-    this.std = take('norm/std', false);
-    this.layers = config.hidden.map((_, i) => ({ kernel: take(`dense${i}/kernel`, true), bias: take(`dense${i}/bias`, true) }));
-    this.output = { kernel: take('out/kernel', true), bias: take('out/bias', true) };
-    for (const t of weights.values()) t.dispose();
-  }
-
-  /** Random initialisation (Glorot uniform kernels, zero biases, identity standardisation). */
-  static create(config: HeadConfig, seed = 1): FusionHead {
-    validateConfig(config);
-    const width = pooledWidth(config);
-    const weights = new Map<string, tf.Tensor>();
-    weights.set('norm/mean', tf.zeros([width]));
-    weights.set('norm/std', tf.ones([width]));
-    let fanIn = width;
-    const widths = [...config.hidden, 2];
-    widths.forEach((fanOut, i) => {
-      const limit = Math.sqrt(6 / (fanIn + fanOut));
-      const prefix = i < config.hidden.length ? `dense${i}` : 'out';
-      weights.set(`${prefix}/kernel`, tf.randomUniform([fanIn, fanOut], -limit, limit, 'float32', seed + 7919 * i));
-      weights.set(`${prefix}/bias`, tf.zeros([fanOut]));
-      fanIn = fanOut;
-    });
-    return new FusionHead(config, weights);
-  }
-
-  /**
-   * A head from named weights (the names `namedWeights` returns); takes ownership of the tensors.
-   * Used to assemble heads whose weights were computed elsewhere (late fusion of trained members).
-   */
-  static fromWeights(config: HeadConfig, named: Record<string, tf.Tensor>): FusionHead {
-    validateConfig(config);
-    const width = pooledWidth(config);
-    if (named['norm/mean']?.shape[0] !== width) throw new HeadError(`normalisation must have ${width} entries`);
-    return new FusionHead(config, new Map(Object.entries(named)));
-  }
-
-  static async load(dir: string): Promise<FusionHead> {
-    await ensureHeadBackend();
-    let meta: { format?: string; config?: HeadConfig; weightSpecs?: tf.io.WeightsManifestEntry[]; weightsFile?: string };
-    try {
-      meta = JSON.parse(await readFile(join(dir, HEAD_JSON), 'utf8'));
-    } catch (error) {
-      throw new HeadError(`cannot read ${join(dir, HEAD_JSON)}: ${(error as Error).message}`);
+/** Checks every weight's shape against the config and arranges them as HeadArrays. */
+export function headArrays(config: HeadConfig, named: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>): HeadArrays {
+  const take = (name: string, shape: readonly number[]): Float32Array => {
+    const w = named.get(name);
+    if (!w) throw new HeadError(`head weights lack ${name}`);
+    if (w.shape.join() !== shape.join() || w.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new HeadError(`head weight ${name} has shape [${w.shape.join(', ')}], the config needs [${shape.join(', ')}]`);
     }
-    if (meta.format !== HEAD_FORMAT || !meta.config || !meta.weightSpecs) {
-      throw new HeadError(`${join(dir, HEAD_JSON)} is not a ${HEAD_FORMAT} file`);
-    }
-    validateConfig(meta.config);
-    const bytes = await readFile(join(dir, meta.weightsFile ?? HEAD_BIN));
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    const named = tf.io.decodeWeights(buffer, meta.weightSpecs);
-    return new FusionHead(meta.config, new Map(Object.entries(named)));
-  }
-
-  async save(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    const named = this.namedWeights();
-    const { data, specs } = await tf.io.encodeWeights(named);
-    await writeFile(join(dir, HEAD_BIN), Buffer.from(data));
-    const meta = { format: HEAD_FORMAT, config: this.config, weightsFile: HEAD_BIN, weightSpecs: specs };
-    await writeFile(join(dir, HEAD_JSON), JSON.stringify(meta, null, 2) + '\n');
-  }
-
-  /** Every weight by its stable name (the names used in the saved file). */
-  namedWeights(): Record<string, tf.Tensor> {
-    const named: Record<string, tf.Tensor> = { 'norm/mean': this.mean, 'norm/std': this.std };
-    this.layers.forEach((layer, i) => {
-      named[`dense${i}/kernel`] = layer.kernel;
-      named[`dense${i}/bias`] = layer.bias;
-    });
-    named['out/kernel'] = this.output.kernel;
-    named['out/bias'] = this.output.bias;
-    return named;
-  }
-
-  /** A copy of the current weights as typed arrays (later training does not change it). */
-  weightArrays(): HeadArrays {
-    const copy = (t: tf.Tensor): Float32Array => Float32Array.from(t.dataSync() as Float32Array);
-    const dense = (l: DenseLayer): DenseArrays => ({ kernel: copy(l.kernel), bias: copy(l.bias), fanIn: l.kernel.shape[0]!, fanOut: l.kernel.shape[1]! });
-    return { mean: copy(this.mean), std: copy(this.std), layers: this.layers.map(dense), output: dense(this.output) };
-  }
-
-  /** The variables an optimiser updates. */
-  trainableVariables(): tf.Variable[] {
-    return [...this.layers.flatMap((l) => [l.kernel, l.bias]), this.output.kernel, this.output.bias];
-  }
-
-  /** Set the standardisation statistics (computed on the training set's pooled vectors). */
-  setNormalisation(mean: Float32Array, std: Float32Array): void {
-    const width = pooledWidth(this.config);
-    if (mean.length !== width || std.length !== width) throw new HeadError(`normalisation must have ${width} entries`);
-    this.mean.assign(tf.tensor1d(mean));
-    this.std.assign(tf.tensor1d(std));
-  }
-
-  /**
-   * Two-class logits [n, 2] (benign, malignant) from pooled inputs [n, pooledWidth]. With
-   * `dropoutSeed` set, dropout is applied (training mode).
-   */
-  forwardPooled(pooled: tf.Tensor2D, dropoutSeed?: number): tf.Tensor2D {
-    return tf.tidy(() => {
-      let x: tf.Tensor2D = tf.div(tf.sub(pooled, this.mean), this.std);
-      this.layers.forEach((layer, i) => {
-        x = tf.relu(tf.add(matMulFastGrad(x, layer.kernel as tf.Tensor2D), layer.bias)) as tf.Tensor2D;
-        if (dropoutSeed !== undefined && this.config.dropout > 0) {
-          x = tf.dropout(x, this.config.dropout, undefined, dropoutSeed * 131 + i) as tf.Tensor2D;
-        }
-      });
-      return tf.add(matMulFastGrad(x, this.output.kernel as tf.Tensor2D), this.output.bias) as tf.Tensor2D;
-    });
-  }
-
-  /** z_malignant - z_benign [n] from pooled inputs; a matMul, not gather, so every backend can differentiate it. */
-  logitPooled(pooled: tf.Tensor2D): tf.Tensor1D {
-    return tf.tidy(() => tf.matMul(this.forwardPooled(pooled), tf.tensor2d([[-1], [1]])).reshape([-1]) as tf.Tensor1D);
-  }
-
-  /** Pool the feature maps exactly as the cached training vectors were pooled. */
-  pool(inception: tf.Tensor4D | null, mobilenet: tf.Tensor4D | null): tf.Tensor2D {
-    return tf.tidy(() => {
-      const parts: tf.Tensor2D[] = [];
-      for (const branch of this.config.branches) {
-        const map = branch === 'inception' ? inception : mobilenet;
-        if (!map) throw new HeadError(`head needs the ${branch} feature map`);
-        const channels = branch === 'inception' ? this.config.inceptionChannels : this.config.mobilenetChannels;
-        if (map.shape[3] !== channels) throw new HeadError(`${branch} map has ${map.shape[3]} channels, head expects ${channels}`);
-        parts.push(tf.mean(map, [1, 2]) as tf.Tensor2D);
-        if (this.config.pooling === 'avg+max') parts.push(tf.max(map, [1, 2]) as tf.Tensor2D);
-      }
-      return parts.length === 1 ? parts[0]! : tf.concat(parts, 1);
-    });
-  }
-
-  /** Pre-softmax malignant score z_mal - z_ben per item (calibrate: sigmoid(logit / temperature)). */
-  logits(inception: FeatureMap, mobilenet: FeatureMap): Float32Array {
-    const out = tf.tidy(() => this.logitPooled(this.pool(this.mapTensor('inception', inception), this.mapTensor('mobilenet', mobilenet))));
-    const values = out.dataSync() as Float32Array;
-    out.dispose();
-    return Float32Array.from(values);
-  }
-
-  /** The logit of ONE item and its gradient w.r.t. each branch feature map (same shapes), for Grad-CAM. */
-  logitWithGradients(inception: FeatureMap, mobilenet: FeatureMap): { logit: number; inception: FeatureMap; mobilenet: FeatureMap } {
-    if (inception.shape[0] !== 1 || mobilenet.shape[0] !== 1) throw new HeadError('logitWithGradients takes one item');
-    const uses = (b: Branch): boolean => this.config.branches.includes(b);
-    const incT = tf.tensor4d(inception.data, [...inception.shape]);
-    const mobT = tf.tensor4d(mobilenet.data, [...mobilenet.shape]);
-    try {
-      const used: tf.Tensor4D[] = [];
-      if (uses('inception')) used.push(incT);
-      if (uses('mobilenet')) used.push(mobT);
-      const f = (...maps: tf.Tensor[]): tf.Scalar => {
-        const inc = uses('inception') ? (maps[0] as tf.Tensor4D) : null;
-        const mob = uses('mobilenet') ? (maps[uses('inception') ? 1 : 0] as tf.Tensor4D) : null;
-        return this.logitPooled(this.pool(inc, mob)).sum() as tf.Scalar;
-      };
-      const { value, grads } = tf.valueAndGrads(f)(used);
-      const logit = value.dataSync()[0]!;
-      const gradOf = (b: Branch, fm: FeatureMap): FeatureMap => {
-        if (!uses(b)) return { data: new Float32Array(fm.data.length), shape: fm.shape };
-        const g = grads[b === 'inception' || !uses('inception') ? 0 : 1]!;
-        return { data: Float32Array.from(g.dataSync() as Float32Array), shape: fm.shape };
-      };
-      const result = { logit, inception: gradOf('inception', inception), mobilenet: gradOf('mobilenet', mobilenet) };
-      value.dispose();
-      grads.forEach((g) => g.dispose());
-      return result;
-    } finally {
-      incT.dispose();
-      mobT.dispose();
-    }
-  }
-
-  dispose(): void {
-    for (const t of Object.values(this.namedWeights())) t.dispose();
-  }
-
-  private mapTensor(branch: Branch, map: FeatureMap): tf.Tensor4D | null {
-    if (!this.config.branches.includes(branch)) return null;
-    return tf.tensor4d(map.data, [...map.shape]);
-  }
+    return w.data;
+  };
+  const width = pooledWidth(config);
+  const dense = (prefix: string, fanIn: number, fanOut: number): DenseArrays => ({
+    kernel: take(`${prefix}/kernel`, [fanIn, fanOut]),
+    bias: take(`${prefix}/bias`, [fanOut]),
+    fanIn,
+    fanOut,
+  });
+  const widths = [width, ...config.hidden];
+  return {
+    mean: take('norm/mean', [width]),
+    std: take('norm/std', [width]),
+    layers: config.hidden.map((units, i) => dense(`dense${i}`, widths[i]!, units)),
+    output: dense('out', widths.at(-1)!, 2),
+  };
 }
 
-let nextId = 0;
+/** Reads head.json and the weight file it names: the config and every weight with its shape. */
+export async function readHeadFile(dir: string): Promise<{ config: HeadConfig; weights: Map<string, { shape: readonly number[]; data: Float32Array }> }> {
+  const jsonFile = join(dir, HEAD_JSON);
+  let meta: Partial<HeadFileMeta>;
+  try {
+    meta = JSON.parse(await readFile(jsonFile, 'utf8')) as Partial<HeadFileMeta>;
+  } catch (error) {
+    throw new HeadError(`cannot read ${jsonFile}: ${(error as Error).message}`);
+  }
+  if (meta.format !== HEAD_FORMAT || !meta.config || !Array.isArray(meta.weightSpecs)) throw new HeadError(`${jsonFile} is not a ${HEAD_FORMAT} file`);
+  validateConfig(meta.config);
+  for (const spec of meta.weightSpecs) {
+    if (spec.dtype !== 'float32' || spec.quantization) throw new HeadError(`${jsonFile}: weight ${spec.name} is not plain float32`);
+  }
+  const binFile = join(dir, meta.weightsFile ?? HEAD_BIN);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(binFile);
+  } catch (error) {
+    throw new HeadError(`cannot read ${binFile}: ${(error as Error).message}`);
+  }
+  let decoded: Map<string, Float32Array>;
+  try {
+    decoded = decodeWeights(meta.weightSpecs, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  } catch (error) {
+    throw new HeadError(`${binFile}: ${(error as Error).message}`);
+  }
+  const weights = new Map(meta.weightSpecs.map((spec) => [spec.name, { shape: spec.shape, data: decoded.get(spec.name)! }]));
+  return { config: meta.config, weights };
+}
 
-function validateConfig(config: HeadConfig): void {
-  if (!config.branches?.length) throw new HeadError('head config needs at least one branch');
-  if (!(config.dropout >= 0 && config.dropout < 1)) throw new HeadError('dropout must be in [0, 1)');
-  if (config.pooling !== 'avg' && config.pooling !== 'avg+max') throw new HeadError(`unknown pooling ${String(config.pooling)}`);
-  if (config.lateFusionBlocks && config.lateFusionBlocks.reduce((a, b) => a + b, 0) !== pooledWidth(config)) {
-    throw new HeadError(`late-fusion blocks (${config.lateFusionBlocks.join('+')}) do not add up to the pooled width ${pooledWidth(config)}`);
+export interface HeadGradients {
+  readonly logit: number;
+  /** Same shapes as the inputs (batch 1); zero for a branch the head does not read. */
+  readonly inception: FeatureMap;
+  readonly mobilenet: FeatureMap;
+}
+
+/** The head the classifier runs: read-only weights, forward pass and Grad-CAM gradient in float64. */
+export class FusionHead {
+  readonly config: HeadConfig;
+  private readonly mean: Float32Array;
+  private readonly std: Float32Array;
+  private readonly layers: readonly DenseArrays[];
+  private readonly output: DenseArrays;
+
+  private constructor(config: HeadConfig, weights: HeadArrays) {
+    this.config = frozenConfig(config);
+    this.mean = weights.mean;
+    this.std = weights.std;
+    this.layers = weights.layers;
+    this.output = weights.output;
+  }
+
+  /** A head from weights already in memory (the model factory hands over trained heads this way). */
+  static fromArrays(config: HeadConfig, weights: HeadArrays): FusionHead {
+    validateConfig(config);
+    const named = new Map<string, { shape: number[]; data: Float32Array }>([
+      ['norm/mean', { shape: [weights.mean.length], data: weights.mean }],
+      ['norm/std', { shape: [weights.std.length], data: weights.std }],
+    ]);
+    const add = (prefix: string, d: DenseArrays): void => {
+      named.set(`${prefix}/kernel`, { shape: [d.fanIn, d.fanOut], data: d.kernel });
+      named.set(`${prefix}/bias`, { shape: [d.fanOut], data: d.bias });
+    };
+    weights.layers.forEach((d, i) => add(`dense${i}`, d));
+    add('out', weights.output);
+    if (weights.layers.length !== config.hidden.length) throw new HeadError(`head has ${weights.layers.length} hidden layers, the config ${config.hidden.length}`);
+    return new FusionHead(config, headArrays(config, named));
+  }
+
+  /** Loads head.json + head.weights.bin from a folder. */
+  static async load(dir: string): Promise<FusionHead> {
+    const { config, weights } = await readHeadFile(dir);
+    return new FusionHead(config, headArrays(config, weights));
+  }
+
+  private mapOf(branch: Branch, inception: FeatureMap | null, mobilenet: FeatureMap | null): FeatureMap {
+    const m = branch === 'inception' ? inception : mobilenet;
+    if (!m) throw new HeadError(`head needs the ${branch} feature map`);
+    const channels = branch === 'inception' ? this.config.inceptionChannels : this.config.mobilenetChannels;
+    if (m.shape[3] !== channels) throw new HeadError(`${branch} map has ${m.shape[3]} channels, head expects ${channels}`);
+    return m;
+  }
+
+  /** Pooled input vector of batch item `index`, in the head's concatenation order. */
+  private pool(inception: FeatureMap | null, mobilenet: FeatureMap | null, index: number): Float64Array {
+    const parts: Float64Array[] = [];
+    for (const branch of this.config.branches) {
+      const map = this.mapOf(branch, inception, mobilenet);
+      const [, h, w, c] = map.shape;
+      const cells = h * w;
+      const base = index * cells * c;
+      const avg = new Float64Array(c);
+      const max = new Float64Array(c).fill(-Infinity);
+      for (let p = 0; p < cells; p++) {
+        const off = base + p * c;
+        for (let k = 0; k < c; k++) {
+          const v = map.data[off + k]!;
+          avg[k]! += v;
+          if (v > max[k]!) max[k] = v;
+        }
+      }
+      for (let k = 0; k < c; k++) avg[k]! /= cells;
+      parts.push(avg);
+      if (this.config.pooling === 'avg+max') parts.push(max);
+    }
+    return concatArrays(parts, Float64Array);
+  }
+
+  /** Forward from a pooled vector; keeps each layer's activations for the backward pass. */
+  private forward(pooled: Float64Array): { logit: number; acts: Float64Array[] } {
+    let x = new Float64Array(pooled.length);
+    for (let i = 0; i < x.length; i++) x[i] = (pooled[i]! - this.mean[i]!) / this.std[i]!;
+    const acts = [x];
+    for (const layer of this.layers) {
+      const y = new Float64Array(layer.fanOut);
+      for (let j = 0; j < layer.fanOut; j++) y[j] = layer.bias[j]!;
+      for (let i = 0; i < layer.fanIn; i++) {
+        const xi = x[i]!;
+        if (xi === 0) continue;
+        const row = i * layer.fanOut;
+        for (let j = 0; j < layer.fanOut; j++) y[j]! += xi * layer.kernel[row + j]!;
+      }
+      for (let j = 0; j < y.length; j++) if (y[j]! < 0) y[j] = 0;
+      x = y;
+      acts.push(x);
+    }
+    const out = this.output;
+    let z0 = out.bias[0]!;
+    let z1 = out.bias[1]!;
+    for (let i = 0; i < out.fanIn; i++) {
+      z0 += x[i]! * out.kernel[i * 2]!;
+      z1 += x[i]! * out.kernel[i * 2 + 1]!;
+    }
+    return { logit: z1 - z0, acts };
+  }
+
+  /** Pre-softmax malignant score z_malignant − z_benign per batch item (calibrate: manifest.ts). */
+  logits(inception: FeatureMap | null, mobilenet: FeatureMap | null): Float32Array {
+    const n = (inception ?? mobilenet)!.shape[0];
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.forward(this.pool(inception, mobilenet, i)).logit;
+    return out;
+  }
+
+  /** The logit of batch item `index` and its gradient w.r.t. that item's feature maps (Grad-CAM). */
+  logitWithGradients(inception: FeatureMap, mobilenet: FeatureMap, index = 0): HeadGradients {
+    const pooled = this.pool(inception, mobilenet, index);
+    const { logit, acts } = this.forward(pooled);
+    // d logit / d last activations = K[:,1] − K[:,0]
+    const out = this.output;
+    let grad = new Float64Array(out.fanIn);
+    for (let i = 0; i < out.fanIn; i++) grad[i] = out.kernel[i * 2 + 1]! - out.kernel[i * 2]!;
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const layer = this.layers[l]!;
+      const y = acts[l + 1]!;
+      const prev = new Float64Array(layer.fanIn);
+      for (let j = 0; j < layer.fanOut; j++) if (!(y[j]! > 0)) grad[j] = 0; // ReLU
+      for (let i = 0; i < layer.fanIn; i++) {
+        const row = i * layer.fanOut;
+        let s = 0;
+        for (let j = 0; j < layer.fanOut; j++) s += layer.kernel[row + j]! * grad[j]!;
+        prev[i] = s;
+      }
+      grad = prev;
+    }
+    for (let i = 0; i < grad.length; i++) grad[i]! /= this.std[i]!;
+
+    const result: Record<Branch, FeatureMap> = {
+      inception: { data: new Float32Array(inception.data.length / inception.shape[0]), shape: [1, ...inception.shape.slice(1)] as unknown as FeatureMap['shape'] },
+      mobilenet: { data: new Float32Array(mobilenet.data.length / mobilenet.shape[0]), shape: [1, ...mobilenet.shape.slice(1)] as unknown as FeatureMap['shape'] },
+    };
+    let offset = 0;
+    for (const branch of this.config.branches) {
+      const map = branch === 'inception' ? inception : mobilenet;
+      const g = result[branch].data;
+      const [, h, w, c] = map.shape;
+      const cells = h * w;
+      const base = index * cells * c;
+      for (let p = 0; p < cells; p++) {
+        const off = p * c;
+        for (let k = 0; k < c; k++) g[off + k] = grad[offset + k]! / cells;
+      }
+      offset += c;
+      if (this.config.pooling === 'avg+max') {
+        for (let k = 0; k < c; k++) {
+          let max = -Infinity;
+          for (let p = 0; p < cells; p++) max = Math.max(max, map.data[base + p * c + k]!);
+          const dmax = grad[offset + k]!;
+          for (let p = 0; p < cells; p++) if (map.data[base + p * c + k] === max) g[p * c + k]! += dmax;
+        }
+        offset += c;
+      }
+    }
+    return { logit, inception: result.inception, mobilenet: result.mobilenet };
   }
 }

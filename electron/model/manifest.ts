@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { OperatingPoint, type Tier } from '#common/domain';
 import { modelsDir } from '../util/paths.ts';
 
 export const InceptionScaling = z.enum(['unit', 'symmetric']);
@@ -21,15 +22,19 @@ const BinaryMetrics = z
   })
   .catchall(z.unknown());
 
-const NamedOperatingPoint = z.object({
+/** One preset's threshold with the sensitivity and specificity it had on validation data. */
+export const NamedOperatingPoint = z.object({
   threshold: z.number().min(0).max(1),
   valSensitivity: z.number().min(0).max(1),
   valSpecificity: z.number().min(0).max(1),
 });
+export type NamedOperatingPoint = z.infer<typeof NamedOperatingPoint>;
 
-/** The operating-point presets a clinic can choose between (Settings.thresholdPreset). */
-export const OperatingPointName = z.enum(['sensitive', 'balanced', 'specific']);
-export type OperatingPointName = z.infer<typeof OperatingPointName>;
+/**
+ * The operating-point presets a clinic can choose between (Settings.thresholdPreset): the one
+ * definition in common/domain.ts, under the name the model code and the CLI have used.
+ */
+export { OperatingPoint as OperatingPointName };
 
 export const ModelManifest = z.object({
   version: z.string().min(1),
@@ -76,9 +81,7 @@ export const ModelManifest = z.object({
    * Presets chosen on validation data; optional so older manifests still load. `threshold` above
    * stays equal to `sensitive` (the default preset) for readers that know only it.
    */
-  operatingPoints: z
-    .object({ sensitive: NamedOperatingPoint, balanced: NamedOperatingPoint, specific: NamedOperatingPoint })
-    .optional(),
+  operatingPoints: z.record(OperatingPoint, NamedOperatingPoint).optional(),
   /** low: p < reviewAt; review: reviewAt <= p < highAt; high: p >= highAt. */
   tiers: z
     .object({ reviewAt: z.number().min(0).max(1), highAt: z.number().min(0).max(1) })
@@ -135,14 +138,14 @@ export function shippedModelDir(): string {
 }
 
 /** Tier of a calibrated probability under the manifest's cut-offs. */
-export function tierOf(p: number, tiers: ModelManifest['tiers']): 'low' | 'review' | 'high' {
+export function tierOf(p: number, tiers: ModelManifest['tiers']): Tier {
   if (p >= tiers.highAt) return 'high';
   if (p >= tiers.reviewAt) return 'review';
   return 'low';
 }
 
 /** The threshold of a preset; the manifest's single threshold when it predates presets. */
-export function thresholdFor(manifest: Pick<ModelManifest, 'threshold' | 'operatingPoints'>, preset: OperatingPointName = 'sensitive'): number {
+export function thresholdFor(manifest: Pick<ModelManifest, 'threshold' | 'operatingPoints'>, preset: OperatingPoint = 'sensitive'): number {
   return manifest.operatingPoints?.[preset].threshold ?? manifest.threshold;
 }
 

@@ -20,15 +20,13 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
-import { ImageInputError, type CropBox, type ImageErrorCode, type PreparedImage } from './types.ts';
+import { INCEPTION_INPUT_SIZE, ImageInputError, MOBILENET_INPUT_SIZE, type CropBox, type ImageErrorCode, type PreparedImage } from './types.ts';
 
 /**
  * Bumped whenever the pixels prepareImage produces change for the same input (kernel, crop,
  * colour handling), so feature caches keyed by it are never reused across versions.
  */
 export const PREPROCESS_VERSION = 1;
-export const INCEPTION_SIZE = 299;
-export const MOBILENET_SIZE = 224;
 export const DEFAULT_MAX_INPUT_PIXELS = 100e6;
 /** Largest file we are willing to read into memory at all. */
 export const DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024;
@@ -37,20 +35,25 @@ export const FILL_RGB = { r: 0, g: 0, b: 0 } as const;
 
 export type ColorConstancy = 'none' | 'shades_of_gray';
 
-export interface AugmentOptions {
-  flipH?: boolean;
-  flipV?: boolean;
-  /** Rotation about the crop centre; corners fall outside the image and are filled black. */
-  rotateDeg?: number;
-  /** >= 1: crops in to the central 1/zoom of the square (after rotation). */
-  zoom?: number;
+/** Packed 8-bit RGB pixels, row-major. */
+export interface RgbRaster {
+  readonly data: Buffer;
+  readonly width: number;
+  readonly height: number;
 }
+
+/**
+ * A change to the centre square before it is resized to the backbone inputs (the model factory's
+ * training augmentation, training/features/augment.ts; the app itself uses none). It returns a
+ * square, possibly smaller (a zoom): the reported crop is then narrowed about its centre to match.
+ */
+export type SquareTransform = (square: RgbRaster) => Promise<RgbRaster>;
 
 export interface PreprocessOptions {
   /** Reject images whose declared width*height exceeds this, before decoding. Default 100e6. */
   maxInputPixels?: number;
   colorConstancy?: ColorConstancy;
-  augment?: AugmentOptions;
+  squareTransform?: SquareTransform;
 }
 
 export interface DecodeOptions {
@@ -263,59 +266,24 @@ function toFloat(rgb: Buffer, gains?: readonly [number, number, number]): Float3
   return out;
 }
 
-type Raster = { data: Buffer; width: number; height: number };
-
-function rawSharp(r: Raster): sharp.Sharp {
+/** A sharp pipeline reading a raster. */
+export function rawSharp(r: RgbRaster): sharp.Sharp {
   return sharp(r.data, { raw: { width: r.width, height: r.height, channels: 3 } });
 }
 
-async function toRaster(img: sharp.Sharp): Promise<Raster> {
+/** Runs a sharp pipeline to a raster. */
+export async function toRaster(img: sharp.Sharp): Promise<RgbRaster> {
   const { data, info } = await img.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }
 
-/** Training-time augmentation on the square crop; each step is its own pipeline so the order is explicit. */
-async function augmentSquare(sq: Raster, aug: AugmentOptions): Promise<{ raster: Raster; zoomedSide: number }> {
-  let r = sq;
-  const side = sq.width;
-  if (aug.flipH || aug.flipV) {
-    let img = rawSharp(r);
-    if (aug.flipH) img = img.flop();
-    if (aug.flipV) img = img.flip();
-    r = await toRaster(img);
-  }
-  const deg = aug.rotateDeg ?? 0;
-  if (deg % 360 !== 0) {
-    const rotated = await toRaster(rawSharp(r).rotate(deg, { background: FILL_RGB }));
-    const left = Math.floor((rotated.width - side) / 2);
-    const top = Math.floor((rotated.height - side) / 2);
-    r = await toRaster(rawSharp(rotated).extract({ left, top, width: side, height: side }));
-  }
-  const zoom = aug.zoom ?? 1;
-  let zoomedSide = side;
-  if (zoom > 1) {
-    zoomedSide = Math.max(1, Math.round(side / zoom));
-    const off = Math.floor((side - zoomedSide) / 2);
-    r = await toRaster(rawSharp(r).extract({ left: off, top: off, width: zoomedSide, height: zoomedSide }));
-  }
-  return { raster: r, zoomedSide };
-}
-
-function checkAugment(aug: AugmentOptions | undefined): void {
-  if (!aug) return;
-  // Programming errors, not bad images: thrown as RangeError before any work is done.
-  if (aug.zoom !== undefined && !(aug.zoom >= 1 && Number.isFinite(aug.zoom))) throw new RangeError(`augment.zoom must be >= 1, got ${aug.zoom}`);
-  if (aug.rotateDeg !== undefined && !Number.isFinite(aug.rotateDeg)) throw new RangeError(`augment.rotateDeg must be finite, got ${aug.rotateDeg}`);
-}
-
 async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Promise<PreparedImage> {
-  checkAugment(opts.augment);
   const maxInputPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const header = await inspect(bytes, file, maxInputPixels);
   const crop = centreSquareCrop(header.width, header.height);
 
   // One decode into an intermediate raster big enough for a clean resample to both sizes.
-  const target = scaledSize(header.width, header.height, INCEPTION_SIZE * INTERMEDIATE_FACTOR * (Math.max(header.width, header.height) / crop.width));
+  const target = scaledSize(header.width, header.height, INCEPTION_INPUT_SIZE * INTERMEDIATE_FACTOR * (Math.max(header.width, header.height) / crop.width));
   const raster = await decodeRaster(bytes, file, maxInputPixels, target);
   const scale = raster.width / header.width;
   const sx = Math.min(raster.width - 1, Math.round(crop.left * scale));
@@ -325,17 +293,16 @@ async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Pr
   try {
     let square = await toRaster(rawSharp(raster).extract({ left: sx, top: sy, width: sSide, height: sSide }));
     let finalCrop = crop;
-    if (opts.augment) {
-      const { raster: aug, zoomedSide } = await augmentSquare(square, opts.augment);
-      square = aug;
-      if (zoomedSide !== sSide) {
-        const w = Math.round((crop.width * zoomedSide) / sSide);
+    if (opts.squareTransform) {
+      square = await opts.squareTransform(square);
+      if (square.width !== sSide) {
+        const w = Math.round((crop.width * square.width) / sSide);
         finalCrop = { left: crop.left + Math.floor((crop.width - w) / 2), top: crop.top + Math.floor((crop.height - w) / 2), width: w, height: w };
       }
     }
     const [inc, mob] = await Promise.all([
-      toRaster(rawSharp(square).resize(INCEPTION_SIZE, INCEPTION_SIZE, { fit: 'fill' })),
-      toRaster(rawSharp(square).resize(MOBILENET_SIZE, MOBILENET_SIZE, { fit: 'fill' })),
+      toRaster(rawSharp(square).resize(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE, { fit: 'fill' })),
+      toRaster(rawSharp(square).resize(MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, { fit: 'fill' })),
     ]);
     // The illuminant is a global statistic: estimating it on the smaller output is as good and
     // cheaper, and using one estimate for both keeps the two branches' inputs consistent.

@@ -1,10 +1,18 @@
 /**
  * The shared vocabulary of the model pipeline: preprocess → backbones → head → Grad-CAM.
  * Every module of electron/model speaks these types, so the store, batch, report, CLI and
- * IPC layers can depend on them without depending on onnxruntime or tfjs.
+ * IPC layers can depend on them without depending on onnxruntime.
  */
 
+import type { OperatingPoint, Tier } from '#common/domain';
+
+export type { Tier };
+
 export type BackboneId = 'inception_v3' | 'mobilenet_v2';
+
+/** Side of each backbone graph's square input: the converters build the graphs for it, preprocessing resizes to it. */
+export const INCEPTION_INPUT_SIZE = 299;
+export const MOBILENET_INPUT_SIZE = 224;
 
 /** A feature map in NHWC order, as the Keras/TFLite sources lay them out. */
 export interface FeatureMap {
@@ -63,11 +71,10 @@ export class ImageInputError extends Error {
 export interface BackendInfo {
   /** onnxruntime execution provider that ran the backbones, e.g. 'cpu', 'cuda'. */
   readonly backbones: string;
-  /** tfjs backend that ran the head, e.g. 'cpu', 'tensorflow', 'wasm'. */
+  /** What ran the head: 'analytic-js', the app's own typed-array forward pass and gradient (head.ts). */
   readonly head: string;
 }
 
-export type Tier = 'low' | 'review' | 'high';
 
 export interface Classification {
   /** Calibrated probability of melanoma. */
@@ -122,8 +129,8 @@ export interface Classifier {
   classifyFile(file: string, options?: ClassifyOptions): Promise<ClassifyResult>;
   classifyBuffer(bytes: Buffer, name: string, options?: ClassifyOptions): Promise<ClassifyResult>;
   /** Switches the threshold preset without reloading; absent on classifiers with a single threshold. */
-  setOperatingPoint?(preset: 'sensitive' | 'balanced' | 'specific'): void;
+  setOperatingPoint?(preset: OperatingPoint): void;
   /** The presets' validation numbers (for the settings screen), when the model has them. */
-  readonly operatingPoints?: Readonly<Record<'sensitive' | 'balanced' | 'specific', { threshold: number; valSensitivity: number; valSpecificity: number }>>;
+  readonly operatingPoints?: Readonly<Record<OperatingPoint, { threshold: number; valSensitivity: number; valSpecificity: number }>>;
   dispose(): Promise<void>;
 }

@@ -181,7 +181,7 @@ export async function downloadPinned(pin: PinnedFile, dir: string, fetchImpl: ty
   return bytes;
 }
 
-/** A tfjs layers-model source: topology JSON, weight specs, and the decoded weight bytes. */
+/** A Keras layers-model source as nsfwjs publishes it: topology JSON, weight specs, and the decoded weight bytes. */
 export interface LayersModelSource {
   readonly modelTopology: KerasModelTopology;
   readonly weightSpecs: readonly WeightSpec[];
@@ -193,7 +193,7 @@ export interface LayersModelSource {
 export interface KerasModelTopology {
   readonly keras_version?: string;
   readonly backend?: string;
-  /** Keras' model.json wraps the model in model_config; tfjs-layers' own JSON does not. */
+  /** Keras' own model.json wraps the model in model_config; the converted layers-model JSON nsfwjs ships does not. */
   readonly model_config?: { readonly class_name: string; readonly config: KerasModelConfig };
   readonly class_name?: string;
   readonly config?: KerasModelConfig;
@@ -270,7 +270,7 @@ export async function loadInceptionSource(): Promise<LayersModelSource> {
     }
     const [modelText, ...shardTexts] = texts as [string, ...string[]];
     const model = umdExport(modelText, join(dir, 'model.min.js')) as { modelTopology?: KerasModelTopology; weightsManifest?: { paths: string[]; weights: WeightSpec[] }[] };
-    if (!model?.modelTopology || !model.weightsManifest) throw new WeightsError('invalid', 'model.min.js', `${dir}/model.min.js does not export a tfjs layers model`);
+    if (!model?.modelTopology || !model.weightsManifest) throw new WeightsError('invalid', 'model.min.js', `${dir}/model.min.js does not export a Keras layers model (modelTopology + weightsManifest)`);
     const shards = shardTexts.map((t, i) => {
       const b64 = umdExport(t, join(dir, NSFWJS_INCEPTION_V3.files[i + 1]!.fileName));
       if (typeof b64 !== 'string') throw new WeightsError('invalid', NSFWJS_INCEPTION_V3.files[i + 1]!.fileName, 'weight shard does not export a base64 string');
@@ -296,7 +296,11 @@ export async function loadInceptionSource(): Promise<LayersModelSource> {
   );
 }
 
-/** Turns weight specs + bytes into named float32 arrays (tfjs' dequantisation: q * scale + min). */
+/**
+ * Turns a weights manifest (specs in file order, little-endian, concatenated) + bytes into named
+ * float32 arrays; quantised weights dequantise as q * scale + min. Reads the InceptionV3 source and
+ * the fusion head's weight file (head.ts).
+ */
 export function decodeWeights(specs: readonly WeightSpec[], data: ArrayBuffer): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
   let offset = 0;

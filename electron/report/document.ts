@@ -8,7 +8,7 @@ import { loadFonts, registerFonts, type FontSet } from './fonts.ts';
 import { fitInBox, type PageImage } from './images.ts';
 import { TextLayout, type TextBlock, type TextStyle } from './text.ts';
 import { INTENDED_USE, INTENDED_USE_SHORT, type ReportContext } from './types.ts';
-import type { Prediction } from '#common/domain';
+import type { Prediction, Tier } from '#common/domain';
 
 export interface RenderedReport {
   readonly pdf: Buffer;
@@ -33,7 +33,7 @@ export const COLORS = {
   pending: '#7a7a7a',
 } as const;
 
-export type Status = 'low' | 'review' | 'high' | 'error' | 'pending';
+export type Status = Tier | 'error' | 'pending';
 
 const STATUS_LABEL: Record<Status, string> = {
   low: 'LOW',

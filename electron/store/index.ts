@@ -10,3 +10,4 @@ export { overlaysFromCams, type OverlayInput, type StoredOverlay } from './repos
 export type { PatientListQuery } from './repositories/patients.ts';
 export type { NewJob, ScannedPath } from './repositories/batches.ts';
 export { schemaVersion, migrate } from './migrate.ts';
+export { persistClassification, type IncomingImage, type PredictionSource, type PersistTarget } from './persist.ts';

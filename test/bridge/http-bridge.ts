@@ -1,6 +1,7 @@
 /**
- * The TEST transport: the same dispatcher the app's IPC uses, served over HTTP on 127.0.0.1 so a
- * real browser can drive the real handlers. POST /api/<channel> answers the contract's envelope,
+ * The TEST transport: the services client the app's main process uses (requests go on to the
+ * services host process), served over HTTP on 127.0.0.1 so a real browser can drive the real
+ * handlers. POST /api/<channel> answers the contract's envelope,
  * GET /events streams the contract's events (Server-Sent Events), /media/* serves stored images
  * and overlays, everything else is the built renderer. Not part of the shipped app.
  *

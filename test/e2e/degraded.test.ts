@@ -28,12 +28,12 @@ describe.skipIf(!hasChromium)('workstation without a usable model', () => {
     [, browser, ws] = await Promise.all([
       buildRenderer(),
       launchChromium(),
-      startWorkstation({ loadClassifier: () => Promise.reject(new Error('mobilenet weights failed their sha256 check: put the pinned file in $DERMAFUSE_MODEL_MIRROR')) }),
+      startWorkstation({ classifier: { export: 'unavailableModel', options: { message: 'mobilenet weights failed their sha256 check: put the pinned file in $DERMAFUSE_MODEL_MIRROR' } } }),
     ]);
-    await ws.services.modelReady;
+    await ws.modelSettled();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (err) => problems.push(err.message));
-    await ws.services.channels['settings.update']({ acknowledgedIntendedUse: true });
+    await ws.call('settings.update', { acknowledgedIntendedUse: true });
   }, 120_000);
 
   afterAll(async () => {
@@ -64,8 +64,8 @@ describe.skipIf(!hasChromium)('workstation without a usable model', () => {
   });
 
   it('shows the model as unavailable with the reason, and an import fails with it', async () => {
-    const patient = await ws.services.channels['patients.create']({ identifier: 'D-1', name: 'Degraded Case', dateOfBirth: null, sex: 'unknown' });
-    const visit = await ws.services.channels['visits.create']({ patientId: patient.id, date: '2026-02-01', clinician: '', notes: '' });
+    const patient = await ws.call('patients.create', { identifier: 'D-1', name: 'Degraded Case', dateOfBirth: null, sex: 'unknown' });
+    const visit = await ws.call('visits.create', { patientId: patient.id, date: '2026-02-01', clinician: '', notes: '' });
     await page.goto(`${ws.bridge.url}/#/visits/${visit.id}`);
     await page.getByTestId('visit-screen').waitFor();
     const status = page.getByTestId('model-status');

@@ -1,15 +1,21 @@
 /**
  * What the browser tests share: the Chromium to drive, a fresh renderer build, and the real
- * workstation services (temporary database, real model) behind the HTTP test bridge.
+ * workstation services (temporary database, real or stand-in model) in the services host
+ * process, reached through the same client the app's main process uses and served by the HTTP
+ * test bridge.
  */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { createAppServices, type AppServices, type AppServicesOptions } from '../../electron/app-services.ts';
+import type { AppInfo, Channel, RequestOf, ResponseOf } from '#common/ipc';
 import { projectRoot } from '../../electron/util/paths.ts';
-import { createDispatcher } from '../../electron/ipc/handlers.ts';
+import { createServicesClient, type ServicesClient } from '../../electron/services-host/client.ts';
+import type { HostConfig } from '../../electron/services-host/messages.ts';
+import { forkNodeHost } from '../../electron/services-host/node-host.ts';
 import { startHttpBridge, type HttpBridge } from '../bridge/http-bridge.ts';
+import { HOST_CLASSIFIERS } from '../helpers/host-classifiers.ts';
 
 export const CHROMIUM = process.env.DERMAFUSE_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -42,35 +48,81 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 export interface Workstation {
-  readonly services: AppServices;
+  readonly client: ServicesClient;
   readonly bridge: HttpBridge;
   readonly dataDir: string;
   readonly internalErrors: { channel: string; error: unknown }[];
+  /** The services host running now (a new one after a restart). */
+  host(): ChildProcess;
+  /** Calls a channel the way the renderer does; a failure throws with its code and message. */
+  call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>>;
+  /** Waits until the model has loaded or failed to. */
+  modelSettled(): Promise<AppInfo>;
   close(): Promise<void>;
 }
 
-/** The real services on a temporary data folder, served with the built renderer. */
-export async function startWorkstation(options: Omit<AppServicesOptions, 'dataDir'> & { dataDir?: string; port?: number } = {}): Promise<Workstation> {
-  const { port, ...serviceOptions } = options;
+export interface WorkstationOptions {
+  dataDir?: string;
+  port?: number;
+  /** An export of test/helpers/host-classifiers.ts and its options; omitted, the shipped model. */
+  classifier?: { export: string; options?: unknown };
+  /** Host log lines (model loading failures, restarts); default: dropped. */
+  log?: (message: string) => void;
+}
+
+/** The real services in a host process on a temporary data folder, served with the built renderer. */
+export async function startWorkstation(options: WorkstationOptions = {}): Promise<Workstation> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'dermafuse-e2e-'));
   const ownsDir = options.dataDir === undefined;
-  const services = await createAppServices({ appVersion: 'e2e', log: () => {}, ...serviceOptions, dataDir });
   const internalErrors: { channel: string; error: unknown }[] = [];
-  const bridge = await startHttpBridge({
-    dispatcher: createDispatcher(services.channels, { onInternalError: (channel, error) => internalErrors.push({ channel, error }) }),
-    events: services.events,
-    media: services.media,
-    staticDir: rendererDist,
-    port,
+  let child: ChildProcess | null = null;
+  const config: HostConfig = {
+    dataDir,
+    appVersion: 'e2e',
+    ...(options.classifier ? { classifier: { module: HOST_CLASSIFIERS, ...options.classifier } } : {}),
+  };
+  const client = createServicesClient({
+    spawn: () => {
+      const host = forkNodeHost();
+      child = host.child;
+      return host;
+    },
+    config,
+    log: options.log ?? (() => {}),
+    onInternalError: (channel, error) => internalErrors.push({ channel, error }),
+    restartDelayMs: 100,
   });
+  try {
+    await client.ready();
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  const bridge = await startHttpBridge({ dispatcher: client, events: client.events, media: client.media, staticDir: rendererDist, port: options.port });
+
+  async function call<C extends Channel>(channel: C, request: RequestOf<C>): Promise<ResponseOf<C>> {
+    const result = await client.dispatch(channel, request);
+    if (!result.ok) throw Object.assign(new Error(`${channel}: ${result.error.message}`), { code: result.error.code });
+    return result.data as ResponseOf<C>;
+  }
+
   return {
-    services,
+    client,
     bridge,
     dataDir,
     internalErrors,
+    host: () => child!,
+    call,
+    async modelSettled() {
+      for (;;) {
+        const info = await call('app.info', {});
+        if (info.modelStatus !== 'loading') return info;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async close() {
       await bridge.close();
-      await services.close();
+      await client.close();
       if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,6 @@
 /**
  * Every channel of the contract, fed invalid payloads over the real test transport (HTTP bridge
- * → dispatcher → real services on a temporary database). Each must come back as a clear
+ * → services host process → dispatcher → real services on a temporary database). Each must come back as a clear
  * `invalid_request` naming the channel and the offending field, nothing may reach a service as
  * an internal error, and the server must keep answering. Also: the bridge's own guards (JSON
  * only, same origin, its own Host, no path escape from the media routes).
@@ -15,7 +15,7 @@ let ws: Workstation;
 beforeAll(async () => {
   await buildRenderer();
   // Validation runs before any service, so the model is not needed: fail its loading on purpose.
-  ws = await startWorkstation({ loadClassifier: () => Promise.reject(new Error('no model in the fuzz test')) });
+  ws = await startWorkstation({ classifier: { export: 'unavailableModel', options: { message: 'no model in the fuzz test' } } });
 });
 afterAll(async () => {
   await ws?.close();

@@ -1,6 +1,6 @@
 /**
  * The clinician's whole path through the workstation, in a real Chromium, against the real
- * handlers (HTTP test bridge), a temporary database and the real classifier: first run, create a
+ * services in their host process (HTTP test bridge), a temporary database and the real classifier: first run, create a
  * patient, a lesion and two visits, import by file picker and by drag-and-drop, classify a folder
  * (with a file that is not an image), open an image, toggle the Grad-CAM overlay and its branch,
  * review it, compare the lesion over time, export the three PDFs, restart the services and
@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_STOPPED_MESSAGE } from '../../electron/services-host/client.ts';
 import { modelsDir, sharedDir } from '../../electron/util/paths.ts';
-import type { Classifier } from '../../electron/model/types.ts';
 import { buildRenderer, hasChromium, launchChromium, NO_CHROMIUM_REASON, screenshotsDir, startWorkstation, type Workstation } from './harness.ts';
-import { testManifest } from '../helpers/test-manifest.ts';
 
 const fixtures = sharedDir('data', 'fixtures');
 const mobilenetWeights = sharedDir('models', 'coral_tf2_mobilenet_v2_1.0_224_ptq.tflite');
@@ -26,25 +25,6 @@ const canRun = hasChromium && hasFixtures && (hasShippedModel || existsSync(mobi
 if (!hasChromium) console.warn(NO_CHROMIUM_REASON);
 else if (!hasFixtures) console.warn(`browser end-to-end test skipped: no fixture images at ${fixtures} (the shared data folder)`);
 else if (!canRun) console.warn(`browser end-to-end test skipped: no shipped model (models/current.json) and no backbone weights at ${mobilenetWeights}`);
-
-/**
- * The shipped model when there is one. Before a model ships, the real pipeline (native backbones,
- * head, calibration, Grad-CAM) with a randomly initialised head, so the screens still show real
- * outputs of the real code; the probabilities then mean nothing, and the test says so.
- */
-async function loadModel(scratch: string): Promise<Classifier> {
-  const { createClassifier } = await import('../../electron/model/classifier.ts');
-  if (hasShippedModel) return createClassifier();
-  console.warn('e2e: models/current.json is absent; using the real pipeline with a randomly initialised head');
-  const { FusionHead } = await import('../../electron/model/head.ts');
-  const dir = join(scratch, 'model');
-  const head = FusionHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [32], dropout: 0, inceptionLayer: 'mixed6' }, 17);
-  await head.save(dir);
-  head.dispose();
-  const manifest = testManifest({ version: 'e2e-random-head', temperature: 1, tiers: { reviewAt: 0.3, highAt: 0.6 }, tta: ['identity', 'hflip'] });
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
-  return createClassifier({ modelDir: dir });
-}
 
 // Functions passed to page.evaluate run in the browser; the Node typecheck has no DOM library.
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -63,6 +43,7 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
   let scratch: string;
   let dataDir: string;
   let batchFolder: string;
+  let batchGate: string;
   let ws: Workstation;
   let browser: Browser;
   let page: Page;
@@ -72,9 +53,34 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
   const malignant = hasFixtures ? firstImages('malignant', 5) : [];
 
   async function start(): Promise<void> {
-    ws = await startWorkstation({ dataDir, port, loadClassifier: () => loadModel(scratch) });
+    // The shipped model (or the real pipeline with a random head); the folder batch waits after
+    // its first two images until the test opens the gate, so its progress is seen for certain.
+    const gate = { under: batchFolder, pass: 2, open: batchGate };
+    ws = await startWorkstation({ dataDir, port, classifier: { export: 'realModel', options: { scratch, gate } } });
     port = ws.bridge.port;
-    await ws.services.modelReady;
+    await ws.modelSettled();
+  }
+
+  /**
+   * Controls in view whose centre hit-tests to a notice instead of to the control. "In view" is
+   * below the sticky top bar (content scrolled under it is out of view, as under any header).
+   */
+  async function controlsUnderNotices(): Promise<string[]> {
+    return page.evaluate(() => {
+      const tray = document.querySelector('[data-testid="notices"]');
+      const top = document.querySelector('[data-testid="chrome"]')?.getBoundingClientRect().bottom ?? 0;
+      return [...document.querySelectorAll('button, a[href], input:not([type="hidden"]), select, textarea')]
+        .filter((el: { getBoundingClientRect(): { left: number; top: number; width: number; height: number } }) => {
+          if (tray?.contains(el)) return false;
+          const r = el.getBoundingClientRect();
+          const x = r.left + r.width / 2;
+          const y = r.top + r.height / 2;
+          if (r.width < 2 || r.height < 2 || x < 0 || y < top || x >= window.innerWidth || y >= window.innerHeight) return false;
+          const hit = document.elementFromPoint(x, y);
+          return hit !== null && tray?.contains(hit) === true;
+        })
+        .map((el: { outerHTML: string }) => el.outerHTML.slice(0, 80));
+    });
   }
 
   async function shot(name: string): Promise<void> {
@@ -99,6 +105,7 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     scratch = await mkdtemp(join(tmpdir(), 'dermafuse-e2e-'));
     dataDir = join(scratch, 'data');
     batchFolder = join(scratch, 'camera-export');
+    batchGate = join(scratch, 'batch-gate-open');
     await mkdir(join(batchFolder, 'nested'), { recursive: true });
     for (const file of [...benign.slice(0, 3), ...malignant.slice(0, 2)]) await copyFile(file, join(batchFolder, file.split('/').pop()!));
     await copyFile(malignant[2]!, join(batchFolder, 'nested', malignant[2]!.split('/').pop()!));
@@ -201,20 +208,13 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByTestId('batch-start').click();
     const progress = page.getByTestId('batch-progress');
     const summary = page.getByTestId('batch-summary');
-    await Promise.race([progress.waitFor({ timeout: 60_000 }), summary.waitFor({ timeout: 60_000 })]);
-    if (await progress.isVisible()) {
-      await expect(page.getByTestId('batch-cancel').isEnabled()).resolves.toBe(true);
-      // A picture of the bar part-way, if the batch is not over by then.
-      const partWay = await page
-        .waitForFunction(() => /^[1-9]\d* \/ 7 images/.test(document.querySelector('[data-testid="batch-count"]')?.textContent ?? ''), undefined, { timeout: 30_000, polling: 50 })
-        .then(() => true, () => false);
-      if (partWay) {
-        const file = join(screenshotsDir, '04-visit-batch-running.png');
-        await page.screenshot({ path: file });
-        // Only keep it if the bar was still there when the picture was taken.
-        if (!(await progress.isVisible())) await rm(file, { force: true });
-      }
-    }
+    // Two images settle, then the batch waits at the gate: the bar is on screen part-way.
+    await progress.waitFor({ timeout: 60_000 });
+    await expect(page.getByTestId('batch-cancel').isEnabled()).resolves.toBe(true);
+    await page.waitForFunction(() => /^[12] \/ 7 images/.test(document.querySelector('[data-testid="batch-count"]')?.textContent ?? ''), undefined, { timeout: 60_000, polling: 50 });
+    expect(await summary.count()).toBe(0);
+    await page.screenshot({ path: join(screenshotsDir, '04-visit-batch-running.png') });
+    await writeFile(batchGate, '');
     await summary.waitFor({ timeout: 180_000 });
     await expect(summary.textContent()).resolves.toMatch(/done: 6 classified, 1 failed of 7/);
     const failures = page.getByTestId('batch-failures');
@@ -255,7 +255,7 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await expect(page.getByTestId('probability').textContent()).resolves.toMatch(/^\d{1,3}\.\d%$/);
     await expect(page.getByTestId('tier').textContent()).resolves.toMatch(/Low risk|Review|High risk/);
     await expect(page.getByTestId('uncertainty').textContent()).resolves.toMatch(/%$/);
-    const info = await ws.services.channels['app.info']({});
+    const info = await ws.call('app.info', {});
     await expect(page.getByTestId('model-version').textContent()).resolves.toBe(info.modelVersion);
     const overlay = page.getByTestId('overlay-image');
     await overlay.waitFor();
@@ -300,6 +300,16 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     const history = page.getByTestId('review-history');
     await history.waitFor();
     await expect(history.textContent()).resolves.toMatch(/Disagreed — dysplastic nevus[\s\S]*<b>not markup<\/b>/);
+    // Notices never cover a control: with the success notice and an earlier error showing, every
+    // button, link and field on screen still receives its own clicks, at the top and scrolled down.
+    expect(await page.getByTestId('notice').count()).toBeGreaterThanOrEqual(2);
+    for (const scrollY of [0, 100_000]) {
+      await page.evaluate((y: number) => window.scrollTo(0, y), scrollY);
+      expect(await controlsUnderNotices(), `controls hidden by notices at scrollY ${scrollY}`).toEqual([]);
+    }
+    await page.getByTestId('review-save').scrollIntoViewIfNeeded();
+    expect(await controlsUnderNotices()).toEqual([]);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await shot('07-image-reviewed');
   });
 
@@ -340,6 +350,13 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     const pdf = await readFile(batchPdf!);
     expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
     expect(pdf.length).toBeGreaterThan(5_000);
+  });
+
+  it('tells the clinician when the model process dies, and works again once it is back', async () => {
+    ws.host().kill('SIGKILL');
+    await page.getByTestId('notice').filter({ hasText: HOST_STOPPED_MESSAGE }).waitFor();
+    await shot('09b-model-process-restarting');
+    await expect.poll(async () => (await ws.call('app.info', {})).modelStatus, { timeout: 60_000 }).toBe('ready');
   });
 
   it('finds everything still there after the services restart and the page reloads', async () => {

@@ -191,6 +191,29 @@ export async function runAsNobody(source: string, timeoutMs = 60_000): Promise<s
   }
 }
 
+/**
+ * Why the user 'nobody' cannot run these project files in a child process here, or null when it
+ * can. A checkout inside a private folder (a home directory is mode 700) is closed to other users:
+ * runAsNobody would then fail for a reason that has nothing to do with the code under test, so
+ * such tests skip with this reason instead. Probed as 'nobody' itself, like runAsNobody runs.
+ */
+export function nobodyCannotRead(files: string[]): string | null {
+  const paths = [...files, createRequire(import.meta.url).resolve('tsx')];
+  const probe = 'const fs = require("node:fs"); for (const p of JSON.parse(process.argv[1])) { try { fs.accessSync(p, fs.constants.R_OK); } catch { console.log(p); } }';
+  const res = spawnSync(process.execPath, ['-e', probe, JSON.stringify(paths)], {
+    uid: 65534,
+    gid: 65534,
+    cwd: '/',
+    env: { PATH: process.env.PATH ?? '' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  if (res.error || res.status !== 0) return `the user 'nobody' (65534) cannot run ${process.execPath}: ${res.error?.message ?? res.stderr.trim().split('\n')[0]}`;
+  const unreadable = res.stdout.split('\n').filter(Boolean);
+  if (unreadable.length === 0) return null;
+  return `the user 'nobody' (65534) cannot read the checkout (${unreadable[0]}), probably because it lies in a private folder (mode 700); run the tests from a world-readable folder to include this test`;
+}
+
 /** Absolute path of a project module, for snippets passed to runAsNobody. */
 export function projectModule(relativeToRepo: string): string {
   return fileURLToPath(new URL(`../../${relativeToRepo}`, import.meta.url));

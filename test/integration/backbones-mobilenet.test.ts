@@ -13,6 +13,7 @@ import { Activation, Builtin, dequantize, intValues, readTflite, type TfliteMode
 import { MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
 import { sharedDir } from '../../electron/util/paths.ts';
 import { fixtureImages, haveFixtures, loadBatch, maxAbs, maxAbsDiff } from './backbones-helpers.ts';
+import { loadMobilenetBlocks, type MobilenetBlocks } from '../../training/studies/generalisation/mobilenet-blocks.ts';
 
 const tflitePath = join(sharedDir('models'), MOBILENET_V2_TFLITE.fileName);
 const haveWeights = existsSync(tflitePath);
@@ -20,7 +21,7 @@ const darknetData = ['/usr/share/darknet/data', '/usr/share/darknet-data/data'].
 
 if (!haveWeights) console.warn(`skipping MobileNetV2 tests: ${tflitePath} is absent (needs ../shared/models)`);
 if (!haveFixtures) console.warn('skipping MobileNetV2 equivalence test: ../shared/data/fixtures is absent');
-if (!darknetData) console.warn("skipping ImageNet top-5 test: Debian's darknet sample photographs (/usr/share/darknet/data) are absent");
+if (!darknetData) console.warn("skipping ImageNet top-5 test: Debian's darknet sample photographs (/usr/share/darknet/data) are absent: `apt-get install darknet` (.ci/run does)");
 
 /** Runs the float network described by the TFLite file with tfjs ops (the reference). */
 function tfliteReference(model: TfliteModel, image: tf.Tensor4D, targets: number[]): tf.Tensor[] {
@@ -77,6 +78,7 @@ function tfliteReference(model: TfliteModel, image: tf.Tensor4D, targets: number
 
 describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', () => {
   let backbones: Backbones;
+  let blockGraph: MobilenetBlocks;
   let cache: string;
   const savedCache = process.env.DERMAFUSE_CACHE;
 
@@ -84,11 +86,13 @@ describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', ()
     cache = mkdtempSync(join(tmpdir(), 'dermafuse-mnv2-'));
     process.env.DERMAFUSE_CACHE = cache;
     await tf.setBackend('cpu');
-    backbones = await Backbones.load({ executionProvider: 'cpu', intraOpThreads: 2, mobilenetBlocks: ['expanded_conv_13', 'expanded_conv_14'] });
+    backbones = await Backbones.load({ executionProvider: 'cpu', intraOpThreads: 2 });
+    blockGraph = await loadMobilenetBlocks(['expanded_conv_14', 'expanded_conv_13'], { executionProvider: 'cpu', intraOpThreads: 2 });
   });
 
   afterAll(async () => {
     await backbones?.dispose();
+    await blockGraph?.release();
     if (savedCache === undefined) delete process.env.DERMAFUSE_CACHE;
     else process.env.DERMAFUSE_CACHE = savedCache;
     rmSync(cache, { recursive: true, force: true });
@@ -116,7 +120,7 @@ describe.skipIf(!haveWeights)('MobileNetV2 backbone (Coral TFLite → ONNX)', ()
       tfliteReference(model, tf.tensor4d(x, [files.length, 224, 224, 3]), [taps.features, taps.logits, blocks.get('expanded_conv_13')!, blocks.get('expanded_conv_14')!]).map((t) => t.dataSync() as Float32Array),
     );
     const features = await backbones.runMobilenet(x, files.length);
-    const tapped = await backbones.runMobilenetBlocks(x, files.length);
+    const tapped = await blockGraph.run(x, files.length);
     expect(tapped.expanded_conv_13!.shape).toEqual([files.length, 14, 14, 96]);
     expect(tapped.expanded_conv_14!.shape).toEqual([files.length, 7, 7, 160]);
     expect(Array.from(tapped.features!.data)).toEqual(Array.from(features.data));

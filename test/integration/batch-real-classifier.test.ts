@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBatch } from '../../electron/batch/run-batch.ts';
 import { modelsDir, sharedDir } from '../../electron/util/paths.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
-import { FusionHead } from '../../electron/model/head.ts';
+import { TfjsHead } from '../../training/head/tfjs-head.ts';
 import type { ModelManifest } from '../../electron/model/manifest.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
 import { testManifest } from '../helpers/test-manifest.ts';
@@ -36,7 +36,7 @@ describe.skipIf(!available)('batch with the real classifier', () => {
     if (existsSync(modelsDir('current.json'))) {
       classifier = await createClassifier();
     } else {
-      const head = FusionHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [16], dropout: 0, inceptionLayer: 'mixed6' }, 5);
+      const head = TfjsHead.create({ branches: ['inception', 'mobilenet'], inceptionChannels: 768, mobilenetChannels: 1280, pooling: 'avg', hidden: [16], dropout: 0, inceptionLayer: 'mixed6' }, 5);
       await head.save(join(dir, 'model'));
       head.dispose();
       writeFileSync(join(dir, 'model', 'manifest.json'), JSON.stringify(randomHeadManifest));

@@ -1,7 +1,7 @@
 /**
  * The whole pipeline on real images with the real native backbones and a randomly initialised
  * head (the trained head is not needed for these properties): calibration/tier bookkeeping,
- * analytic head = tfjs head, flip-equivariance of the TTA-averaged maps (which only holds when
+ * the app's head = the training library's head on real feature maps, flip-equivariance of the TTA-averaged maps (which only holds when
  * each view's map is un-flipped correctly), overlays on the original geometry, bad input.
  */
 import sharp from 'sharp';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedDir } from '../../electron/util/paths.ts';
 import { CAM_BASELINE_FORMAT, MeanMapAccumulator, expectedMeta, saveCamBaseline } from '../../electron/model/cam-baseline.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
-import { FusionHead } from '../../electron/model/head.ts';
+import { TfjsHead } from '../../training/head/tfjs-head.ts';
 import { calibrate, tierOf, type ModelManifest } from '../../electron/model/manifest.ts';
 import { ImageInputError } from '../../electron/model/types.ts';
 import { testManifest } from '../helpers/test-manifest.ts';
@@ -60,7 +60,7 @@ describe.skipIf(!available)('classifier on real images (random head)', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dermafuse-classifier-'));
-    const head = FusionHead.create({ ...headConfig, branches: [...headConfig.branches] }, 17);
+    const head = TfjsHead.create({ ...headConfig, branches: [...headConfig.branches] }, 17);
     await head.save(join(dir, 'model'));
     head.dispose();
     await writeFile(join(dir, 'model', 'manifest.json'), JSON.stringify(manifest));
@@ -91,24 +91,42 @@ describe.skipIf(!available)('classifier on real images (random head)', () => {
     expect(r.cams).toBeUndefined();
   });
 
-  it('the analytic head gives the tfjs head\'s probability and maps', async () => {
-    const tfjs = await createClassifier({ modelDir: join(dir, 'model'), headEngine: 'tfjs' });
+  it('applies the manifest\'s Platt offset to the mean logit over views', async () => {
+    const biased = await createClassifier({ modelDir: join(dir, 'model'), manifest: { ...manifest, calibrationBias: -1.3 } });
     try {
-      const prepared = await classifier.prepareFile(melanoma);
-      const a = await classifier.scoreViews(prepared);
-      const b = await tfjs.scoreViews(prepared);
-      for (let i = 0; i < 2; i++) expect(a.logits[i]).toBeCloseTo(b.logits[i]!, 3);
-      const ma = classifier.camMaps(a, 'malignant');
-      const mb = tfjs.camMaps(b, 'malignant');
-      for (const kind of ['fused', 'inception_v3', 'mobilenet_v2'] as const) {
-        const x = ma.maps[kind]!.data;
-        const y = mb.maps[kind]!.data;
+      const scored = await biased.scoreViews(await biased.prepareFile(melanoma));
+      const meanLogit = (scored.logits[0]! + scored.logits[1]!) / 2;
+      const c = (await biased.classifyFile(melanoma)).classification;
+      expect(c.pMalignant).toBeCloseTo(calibrate(meanLogit, manifest.temperature, -1.3), 6);
+      expect(c.pMalignant).toBeLessThan(calibrate(meanLogit, manifest.temperature));
+      expect(c.pMalignantRaw).toBeCloseTo(calibrate(meanLogit, 1), 6);
+    } finally {
+      await biased.dispose();
+    }
+  }, 120_000);
+
+  it('the app\'s head gives the training head\'s logits and gradients on real feature maps', async () => {
+    const reference = await TfjsHead.load(join(dir, 'model'));
+    try {
+      const scored = await classifier.scoreViews(await classifier.prepareFile(melanoma));
+      const { inception, mobilenet } = scored.features;
+      const expected = reference.logits(inception, mobilenet);
+      for (let i = 0; i < 2; i++) expect(Math.abs(scored.logits[i]! - expected[i]!)).toBeLessThan(1e-4);
+      const one = (m: typeof inception): typeof inception => ({ data: m.data.subarray(0, m.data.length / m.shape[0]), shape: [1, m.shape[1], m.shape[2], m.shape[3]] });
+      const mine = classifier.head.logitWithGradients(inception, mobilenet, 0);
+      const ref = reference.logitWithGradients(one(inception), one(mobilenet));
+      for (const branch of ['inception', 'mobilenet'] as const) {
         let d = 0;
-        for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i]! - y[i]!));
-        expect(d).toBeLessThan(1e-3);
+        let scale = 0;
+        for (let i = 0; i < ref[branch].data.length; i++) {
+          d = Math.max(d, Math.abs(mine[branch].data[i]! - ref[branch].data[i]!));
+          scale = Math.max(scale, Math.abs(ref[branch].data[i]!));
+        }
+        expect(scale).toBeGreaterThan(0);
+        expect(d).toBeLessThan(1e-5 * Math.max(1, scale));
       }
     } finally {
-      await tfjs.dispose();
+      reference.dispose();
     }
   }, 120_000);
 

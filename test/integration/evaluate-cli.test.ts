@@ -11,7 +11,7 @@ import { sharedDir } from '../../electron/util/paths.ts';
 import { runEvaluate } from '../../electron/cli/evaluate.ts';
 import { scoreWithCache } from '../../training/cli/evaluate-cached.ts';
 import { headConfigOf, DEFAULT_RECIPE, inceptionTaps } from '../../training/build/experiment.ts';
-import { FusionHead } from '../../electron/model/head.ts';
+import { TfjsHead } from '../../training/head/tfjs-head.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, sharedModelsPresent } from '../../electron/model/weights.ts';
 import { testManifest } from '../helpers/test-manifest.ts';
@@ -26,7 +26,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe.skipIf(!present)('evaluate', () => {
   it('scores benign/malignant rows, skips and counts other labels, reports bad files', async () => {
     const modelDir = join(root, 'model');
-    const head = FusionHead.create(headConfigOf({ ...DEFAULT_RECIPE, hidden: [4] }), 3);
+    const head = TfjsHead.create(headConfigOf({ ...DEFAULT_RECIPE, hidden: [4] }), 3);
     await head.save(modelDir);
     head.dispose();
     writeFileSync(

@@ -2,13 +2,15 @@ import { appendFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from '../../training/features/feature-cache.ts';
+import { PREPROCESS_VERSION } from '../../electron/model/preprocess.ts';
+import { inceptionSpace, mobilenetSpace } from '../../training/features/extract.ts';
+import { FeatureStore, pendingJobs, poolMap, spaceKey, type FeatureSpace } from '../../training/features/feature-cache.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'features-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const space: FeatureSpace = {
-  backbone: 'mobilenet_v2', sourceSha256: 'abc', layers: [], scaling: 'symmetric', colorConstancy: 'none', crop: 'centre',
+  backbone: 'mobilenet_v2', sourceSha256: 'abc', layers: [], scaling: 'symmetric', colorConstancy: 'none', crop: 'centre', preprocessVersion: 1,
   segments: [{ name: 'avg', length: 3 }, { name: 'max', length: 2 }],
 };
 const key = (i: number) => i.toString(16).padStart(64, '0');
@@ -46,6 +48,26 @@ describe('FeatureStore', () => {
     expect(() => store.append('identity', [{ sha256: key(7), features: new Float32Array(4) }])).toThrow(/expects 5/);
     store.recordError('identity', key(8), '/x.jpg', 'truncated');
     expect(store.failed('identity').has(key(8))).toBe(true);
+  });
+});
+
+describe('feature space key', () => {
+  it('changes with the preprocessing version, so a preprocessing change misses the cache', () => {
+    const store = new FeatureStore(space, root);
+    store.append('versioned', [rec(1)]);
+    expect(new FeatureStore(space, root).has('versioned', key(1))).toBe(true);
+    const bumped = new FeatureStore({ ...space, preprocessVersion: 2 }, root);
+    expect(spaceKey(bumped.space)).not.toBe(spaceKey(space));
+    expect(bumped.dir).not.toBe(store.dir);
+    expect(bumped.has('versioned', key(1))).toBe(false);
+    expect(bumped.read('versioned', [key(1)], ['avg']).missing).toEqual([0]);
+    expect(pendingJobs([{ sha256: key(1) }], ['versioned'], [bumped]).jobs).toHaveLength(1);
+  });
+
+  it('is the current PREPROCESS_VERSION in the spaces extraction writes', () => {
+    expect(mobilenetSpace('none').preprocessVersion).toBe(PREPROCESS_VERSION);
+    expect(inceptionSpace(['mixed6'], 'unit').preprocessVersion).toBe(PREPROCESS_VERSION);
+    expect(spaceKey(mobilenetSpace('none'))).toContain(`-pp${PREPROCESS_VERSION}-`);
   });
 });
 

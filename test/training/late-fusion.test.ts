@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { lateFusionMembers, featureMatrix, DEFAULT_RECIPE, FUSION_V1_RECIPE, headConfigOf, inceptionTaps, type Recipe } from '../../training/build/experiment.ts';
 import { concatChannels } from '../../electron/model/feature-maps.ts';
-import { AnalyticHead } from '../../electron/model/gradcam-head.ts';
-import { ensureHeadBackend, FusionHead, HeadError, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { HeadError, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { ensureHeadBackend, TfjsHead } from '../../training/head/tfjs-head.ts';
 import { composeLateFusion } from '../../training/head/late-fusion.ts';
 import { predictPooled } from '../../training/head/train-head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
@@ -13,8 +13,8 @@ function randomArray(n: number, seed: number, scale = 2): Float32Array {
   return Float32Array.from({ length: n }, () => (r() - 0.3) * scale);
 }
 
-function member(config: HeadConfig, seed: number): FusionHead {
-  const head = FusionHead.create(config, seed);
+function member(config: HeadConfig, seed: number): TfjsHead {
+  const head = TfjsHead.create(config, seed);
   const w = pooledWidth(config);
   head.setNormalisation(randomArray(w, seed + 1, 0.5), Float32Array.from(randomArray(w, seed + 2), (v) => 0.5 + Math.abs(v)));
   return head;
@@ -55,10 +55,10 @@ describe('composeLateFusion', () => {
         col += w;
       });
       for (let i = 0; i < rows; i++) expect(got[i]).toBeCloseTo(expected[i]!, 4);
-      // The analytic engine (what the classifier and Grad-CAM run) sees the same head.
+      // The app's head (what the classifier and Grad-CAM run) sees the same head.
       const inc: FeatureMap = { data: randomArray(2 * 2 * 8, 5), shape: [1, 2, 2, 8] };
       const mob: FeatureMap = { data: randomArray(2 * 2 * 5, 6), shape: [1, 2, 2, 5] };
-      expect(AnalyticHead.from(head).logits(inc, mob)[0]).toBeCloseTo(head.logits(inc, mob)[0]!, 4);
+      expect(head.toRuntime().logits(inc, mob)[0]).toBeCloseTo(head.logits(inc, mob)[0]!, 4);
       members.forEach((m) => m.dispose());
       head.dispose();
     });

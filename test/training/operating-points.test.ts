@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app-services.ts';
 import { chooseOperatingPoints } from '../../training/head/calibration.ts';
-import { loadManifest, ManifestError, thresholdFor, type OperatingPointName } from '../../electron/model/manifest.ts';
+import type { OperatingPoint } from '#common/domain';
+import { loadManifest, ManifestError, thresholdFor } from '../../electron/model/manifest.ts';
 import type { Classifier } from '../../electron/model/types.ts';
 import { testManifest } from '../helpers/test-manifest.ts';
 
@@ -77,7 +78,7 @@ describe('chooseOperatingPoints', () => {
 describe('app services pass the threshold preset to the classifier', () => {
   it('loads with the stored preset and switches it when the setting changes, without reloading', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'operating-points-app-'));
-    const seen: OperatingPointName[] = [];
+    const seen: OperatingPoint[] = [];
     let loads = 0;
     const fake: Classifier = {
       modelVersion: 'fake',

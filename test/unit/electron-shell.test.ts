@@ -2,7 +2,8 @@
  * The Electron shell's security wiring, checked against a recording stand-in for Electron's API
  * (the Electron binary cannot be downloaded on these machines, so this is NOT Electron: it proves
  * what main.ts asks of Electron, not how Electron behaves). The window's web preferences, the
- * custom protocol's answers (CSP, no escape from the renderer folder), the IPC origin check and
+ * custom protocol's answers (CSP, no escape from the renderer folder), the services in their own
+ * process (a Node child process stands in for the utility process), the IPC origin check and
  * validation, the default-deny permission, request, navigation and window-open handlers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,10 +23,28 @@ const rec = vi.hoisted(() => ({
   permissionCheck: null as Fn | null,
   beforeRequest: null as Fn | null,
   exited: [] as number[],
+  hostEntries: [] as string[],
   userData: '',
 }));
 
-vi.mock('electron', () => {
+vi.mock('electron', async () => {
+  // The utility process stand-in: the same host entry as a Node child process, with the
+  // utility-process surface main.ts uses (postMessage, message and exit events, kill).
+  const { fork } = await import('node:child_process');
+  const utilityProcess = {
+    fork(modulePath: string) {
+      const child = fork(modulePath, [], { execArgv: modulePath.endsWith('.ts') ? ['--import', 'tsx'] : [], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('error', () => undefined);
+      rec.hostEntries.push(modulePath);
+      return {
+        postMessage: (message: unknown) => child.send(message as never),
+        on: (event: string, fn: Fn) => child.on(event, fn as never),
+        off: (event: string, fn: Fn) => child.off(event, fn as never),
+        once: (event: string, fn: Fn) => child.once(event, fn as never),
+        kill: () => child.kill(),
+      };
+    },
+  };
   class BrowserWindow {
     webContents = { send: vi.fn() };
     constructor(options: Record<string, unknown>) {
@@ -67,6 +86,7 @@ vi.mock('electron', () => {
     protocol: { registerSchemesAsPrivileged: (schemes: unknown[]) => rec.schemes.push(...schemes) },
     session,
     shell: { openExternal: vi.fn() },
+    utilityProcess,
   };
 });
 
@@ -110,6 +130,10 @@ describe('Electron shell wiring (against a stand-in for Electron)', () => {
       expect(res.status, url).toBe(404);
     }
     expect((await handle(new Request('dermafuse://app/index.html', { method: 'POST', body: 'x' }))).status).toBe(404);
+  });
+
+  it('runs the services in a separate process started from the host entry', () => {
+    expect(rec.hostEntries).toEqual([expect.stringMatching(/services-host[\\/]entry\.ts$/)]);
   });
 
   it('answers IPC only from the app origin, through the validating dispatcher', async () => {

@@ -6,7 +6,8 @@ import {
   normaliseMap,
   resizeBilinear,
 } from '../../electron/model/gradcam.ts';
-import { FusionHead, type HeadConfig } from '../../electron/model/head.ts';
+import type { HeadConfig } from '../../electron/model/head.ts';
+import { randomHead } from '../helpers/random-head.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 import { transformGrid, type View } from '../../electron/model/views.ts';
 import { seededRandom as rng } from '../../electron/util/random.ts';
@@ -79,64 +80,52 @@ describe('Grad-CAM on the fusion head', () => {
   for (const pooling of ['avg', 'avg+max'] as const) {
     for (const method of ['gradcam', 'gradcam++'] as const) {
       it(`${method} (${pooling} pooling) peaks where the malignant evidence was planted`, () => {
-        const head = FusionHead.create(config({ pooling }), 11);
-        try {
-          const inc0 = noiseMap(7, 7, 24, 1);
-          const mob0 = noiseMap(7, 7, 16, 2);
-          const g0 = head.logitWithGradients(inc0, mob0);
-          const inc = plantEvidence(inc0, g0.inception, inRegion);
-          const mob = plantEvidence(mob0, g0.mobilenet, inRegion);
-          const g = head.logitWithGradients(inc, mob);
-          // The planted channels raised the malignant logit: the region is what drives it.
-          expect(g.logit).toBeGreaterThan(g0.logit);
-          for (const [fm, grad] of [[inc, g.inception], [mob, g.mobilenet]] as const) {
-            const cam = branchCam(fm, grad, 0, { method });
-            const peak = argmax(cam.data);
-            expect(inRegion(Math.floor(peak / cam.width), peak % cam.width)).toBe(true);
-            const { inside, outside } = regionMeans(cam, inRegion);
-            expect(inside).toBeGreaterThan(3 * outside + 1e-6);
-          }
-        } finally {
-          head.dispose();
+        const head = randomHead(config({ pooling }), 11);
+        const inc0 = noiseMap(7, 7, 24, 1);
+        const mob0 = noiseMap(7, 7, 16, 2);
+        const g0 = head.logitWithGradients(inc0, mob0);
+        const inc = plantEvidence(inc0, g0.inception, inRegion);
+        const mob = plantEvidence(mob0, g0.mobilenet, inRegion);
+        const g = head.logitWithGradients(inc, mob);
+        // The planted channels raised the malignant logit: the region is what drives it.
+        expect(g.logit).toBeGreaterThan(g0.logit);
+        for (const [fm, grad] of [[inc, g.inception], [mob, g.mobilenet]] as const) {
+          const cam = branchCam(fm, grad, 0, { method });
+          const peak = argmax(cam.data);
+          expect(inRegion(Math.floor(peak / cam.width), peak % cam.width)).toBe(true);
+          const { inside, outside } = regionMeans(cam, inRegion);
+          expect(inside).toBeGreaterThan(3 * outside + 1e-6);
         }
       });
     }
   }
 
   it('the benign target does not light up the malignant evidence', () => {
-    const head = FusionHead.create(config(), 5);
-    try {
-      const inc0 = noiseMap(7, 7, 24, 3);
-      const mob0 = noiseMap(7, 7, 16, 4);
-      const g0 = head.logitWithGradients(inc0, mob0);
-      const inc = plantEvidence(inc0, g0.inception, inRegion);
-      const g = head.logitWithGradients(inc, mob0);
-      const mal = branchCam(inc, g.inception, 0, { target: 'malignant' });
-      const ben = branchCam(inc, g.inception, 0, { target: 'benign' });
-      const malMeans = regionMeans(mal, inRegion);
-      const benMeans = regionMeans(ben, inRegion);
-      expect(benMeans.inside).toBeLessThan(malMeans.inside / 3);
-      expect(Math.sign(ben.contribution)).toBe(-Math.sign(mal.contribution));
-    } finally {
-      head.dispose();
-    }
+    const head = randomHead(config(), 5);
+    const inc0 = noiseMap(7, 7, 24, 3);
+    const mob0 = noiseMap(7, 7, 16, 4);
+    const g0 = head.logitWithGradients(inc0, mob0);
+    const inc = plantEvidence(inc0, g0.inception, inRegion);
+    const g = head.logitWithGradients(inc, mob0);
+    const mal = branchCam(inc, g.inception, 0, { target: 'malignant' });
+    const ben = branchCam(inc, g.inception, 0, { target: 'benign' });
+    const malMeans = regionMeans(mal, inRegion);
+    const benMeans = regionMeans(ben, inRegion);
+    expect(benMeans.inside).toBeLessThan(malMeans.inside / 3);
+    expect(Math.sign(ben.contribution)).toBe(-Math.sign(mal.contribution));
   });
 
   it('contributions of a linear head add up to the logit change from zero maps (gradient x input is exact)', () => {
-    const head = FusionHead.create(config({ hidden: [] }), 9);
-    try {
-      const inc = noiseMap(5, 5, 24, 7, 1);
-      const mob = noiseMap(3, 3, 16, 8, 1);
-      const g = head.logitWithGradients(inc, mob);
-      const zero = head.logits(
-        { data: new Float32Array(inc.data.length), shape: inc.shape },
-        { data: new Float32Array(mob.data.length), shape: mob.shape },
-      )[0]!;
-      const total = branchCam(inc, g.inception).contribution + branchCam(mob, g.mobilenet).contribution;
-      expect(total).toBeCloseTo(g.logit - zero, 4);
-    } finally {
-      head.dispose();
-    }
+    const head = randomHead(config({ hidden: [] }), 9);
+    const inc = noiseMap(5, 5, 24, 7, 1);
+    const mob = noiseMap(3, 3, 16, 8, 1);
+    const g = head.logitWithGradients(inc, mob);
+    const zero = head.logits(
+      { data: new Float32Array(inc.data.length), shape: inc.shape },
+      { data: new Float32Array(mob.data.length), shape: mob.shape },
+    )[0]!;
+    const total = branchCam(inc, g.inception).contribution + branchCam(mob, g.mobilenet).contribution;
+    expect(total).toBeCloseTo(g.logit - zero, 4);
   });
 
   it('picks the requested batch item and rejects mismatched shapes', () => {

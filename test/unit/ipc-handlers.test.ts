@@ -7,6 +7,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { channelNames, channels } from '#common/ipc';
 import { createDispatcher, createEventHub, ServiceError, type ChannelImplementations } from '../../electron/ipc/handlers.ts';
+import { ImageInputError } from '../../electron/model/types.ts';
+import { ReportError } from '../../electron/report/from-store.ts';
+import { StoreError } from '../../electron/store/errors.ts';
 
 const now = '2026-01-01T00:00:00.000Z';
 const patient = { id: 1, identifier: 'A1', name: 'Ann', dateOfBirth: null, sex: 'unknown' as const, createdAt: now, updatedAt: now };
@@ -62,21 +65,23 @@ describe('dispatcher', () => {
   it('maps typed service, store, report and image errors to codes, and hides nothing else but the stack', async () => {
     const onInternalError = vi.fn();
     const failWith = (err: Error) => implementations({ 'patients.get': async () => Promise.reject(err) });
-    const storeError = Object.assign(new Error('patient 9 does not exist'), { name: 'StoreError', code: 'not_found' });
-    const imageError = Object.assign(new Error('x.jpg: truncated'), { name: 'ImageInputError', code: 'truncated' });
     const cases: [Error, string][] = [
       [new ServiceError('unavailable', 'the model is not available'), 'unavailable'],
-      [storeError, 'not_found'],
-      [Object.assign(new Error('lesion of another patient'), { name: 'StoreError', code: 'invalid' }), 'invalid_request'],
-      [Object.assign(new Error('visit 3 does not exist'), { name: 'ReportError', code: 'not_found' }), 'not_found'],
-      [imageError, 'invalid_input'],
+      [new StoreError('not_found', 'patient 9 does not exist'), 'not_found'],
+      [new StoreError('conflict', 'image 3 already has a prediction from model v1'), 'conflict'],
+      [new StoreError('invalid', 'lesion of another patient'), 'invalid_request'],
+      [new ReportError('not_found', 'visit 3 does not exist'), 'not_found'],
+      [new ImageInputError('truncated', 'x.jpg', 'truncated'), 'invalid_input'],
       [new TypeError('boom'), 'internal'],
     ];
     for (const [err, code] of cases) {
       const result = await createDispatcher(failWith(err), { onInternalError }).dispatch('patients.get', { id: 9 });
       expect(result).toEqual({ ok: false, error: { code, message: err.message } });
     }
-    expect(onInternalError).toHaveBeenCalledTimes(1);
+    // A store error the boundary has no code for (a database newer than the app) is internal.
+    const tooNew = await createDispatcher(failWith(new StoreError('schema_too_new', 'the database is newer than this app')), { onInternalError }).dispatch('patients.get', { id: 9 });
+    expect(tooNew).toEqual({ ok: false, error: { code: 'internal', message: 'the database is newer than this app' } });
+    expect(onInternalError).toHaveBeenCalledTimes(2);
   });
 
   it('refuses a response that breaks the contract instead of passing it on', async () => {

@@ -1,11 +1,10 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  INCEPTION_SIZE,
-  MOBILENET_SIZE,
   centreSquareCrop,
   decodeOriented,
   fsErrorToImageError,
@@ -13,9 +12,11 @@ import {
   prepareImage,
   shadesOfGrayGains,
 } from '../../electron/model/preprocess.ts';
-import { ImageInputError, type PreparedImage } from '../../electron/model/types.ts';
+import { ImageInputError, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE, type PreparedImage } from '../../electron/model/types.ts';
 import { applyView } from '../../electron/model/views.ts';
-import { isRoot, makeHostileCorpus, pngDeclaring, projectModule, runAsNobody, type HostileCorpus } from '../helpers/hostile-corpus.ts';
+import { augmentTransform } from '../../training/features/augment.ts';
+import { prepareCentreZoom } from '../../training/studies/generalisation/centre-zoom.ts';
+import { isRoot, makeHostileCorpus, nobodyCannotRead, pngDeclaring, projectModule, runAsNobody, type HostileCorpus } from '../helpers/hostile-corpus.ts';
 
 let dir: string;
 let corpus: HostileCorpus;
@@ -66,8 +67,8 @@ async function expectCode(p: Promise<unknown>, code: string, file?: string): Pro
 }
 
 function expectWellFormed(p: PreparedImage): void {
-  expect(p.inception.length).toBe(INCEPTION_SIZE * INCEPTION_SIZE * 3);
-  expect(p.mobilenet.length).toBe(MOBILENET_SIZE * MOBILENET_SIZE * 3);
+  expect(p.inception.length).toBe(INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+  expect(p.mobilenet.length).toBe(MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
   for (const arr of [p.inception, p.mobilenet]) {
     let min = Infinity;
     let max = -Infinity;
@@ -100,8 +101,8 @@ describe('prepareImage on good inputs', () => {
     expect(p.crop).toEqual({ left: 40, top: 0, width: 240, height: 240 });
     expect(centreSquareCrop(150, 200)).toEqual({ left: 0, top: 25, width: 150, height: 150 });
     // The lesion is centred, so the crop centre is dark and a corner is skin-coloured.
-    const centre = patchMean(p.inception, INCEPTION_SIZE, 149, 149);
-    const corner = patchMean(p.inception, INCEPTION_SIZE, 8, 8);
+    const centre = patchMean(p.inception, INCEPTION_INPUT_SIZE, 149, 149);
+    const corner = patchMean(p.inception, INCEPTION_INPUT_SIZE, 8, 8);
     expect(centre[0]).toBeLessThan(120);
     expect(corner[0]).toBeGreaterThan(180);
   });
@@ -110,7 +111,7 @@ describe('prepareImage on good inputs', () => {
     const { file, width, height } = corpus.exifRotated;
     const p = await prepareImage(file);
     expect([p.width, p.height]).toEqual([width, height]);
-    const s = INCEPTION_SIZE;
+    const s = INCEPTION_INPUT_SIZE;
     const top = patchMean(p.inception, s, s >> 1, 30);
     const bottom = patchMean(p.inception, s, s >> 1, s - 30);
     expect(top[0]).toBeGreaterThan(200);
@@ -125,7 +126,7 @@ describe('prepareImage on good inputs', () => {
     const skin = [0xd9, 0xa8, 0x8f];
     for (const name of ['cmyk.jpg', 'deep16.png', 'plain.jpg']) {
       const p = await prepareImage(named(name));
-      const corner = patchMean(p.mobilenet, MOBILENET_SIZE, 6, 6);
+      const corner = patchMean(p.mobilenet, MOBILENET_INPUT_SIZE, 6, 6);
       // CMYK goes through a generic profile, so allow some colour shift but no inversion.
       corner.forEach((v, i) => expect(Math.abs(v - skin[i]!), `${name} channel ${i}`).toBeLessThan(name === 'cmyk.jpg' ? 30 : 6));
     }
@@ -143,7 +144,7 @@ describe('prepareImage on good inputs', () => {
 
   it('flattens alpha on black', async () => {
     const p = await prepareImage(named('alpha.png'));
-    const corner = patchMean(p.mobilenet, MOBILENET_SIZE, 6, 6);
+    const corner = patchMean(p.mobilenet, MOBILENET_INPUT_SIZE, 6, 6);
     // 50% alpha over black halves the skin colour.
     [0xd9 / 2, 0xa8 / 2, 0x8f / 2].forEach((v, i) => expect(Math.abs(corner[i]! - v)).toBeLessThan(4));
   });
@@ -167,8 +168,8 @@ describe('prepareImage on good inputs', () => {
 });
 
 function expectWellFormedFlat(p: PreparedImage): void {
-  expect(p.inception.length).toBe(INCEPTION_SIZE * INCEPTION_SIZE * 3);
-  const [r, g, b] = patchMean(p.inception, INCEPTION_SIZE, 150, 150);
+  expect(p.inception.length).toBe(INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
+  const [r, g, b] = patchMean(p.inception, INCEPTION_INPUT_SIZE, 150, 150);
   expect(Math.abs(r - 0x7f)).toBeLessThan(4);
   expect(Math.abs(g - 0x3f)).toBeLessThan(4);
   expect(Math.abs(b - 0x1f)).toBeLessThan(4);
@@ -242,7 +243,12 @@ describe('prepareImage on hostile inputs', () => {
 
   // Root ignores file modes, so as root the real EACCES path is exercised in a child process that
   // drops to the unprivileged 'nobody' user (65534).
-  it.runIf(isRoot())('rejects a file without read permission (child process as nobody)', async () => {
+  it.runIf(isRoot())('rejects a file without read permission (child process as nobody)', async (ctx) => {
+    const blocked = nobodyCannotRead([projectModule('electron/model/preprocess.ts'), createRequire(import.meta.url).resolve('sharp')]);
+    if (blocked) {
+      console.warn(`skipping the permission test as 'nobody': ${blocked}`);
+      ctx.skip(blocked);
+    }
     const sub = await mkdtemp(join(tmpdir(), 'dermafuse-noperm-'));
     try {
       await chmod(sub, 0o755);
@@ -285,23 +291,28 @@ describe('options', () => {
     g.forEach((v) => expect(v).toBeCloseTo(1, 6));
   });
 
-  it('augment flipH matches the hflip view, zoom narrows the crop, rotate 90 turns the image', async () => {
+  it('a square transform (training augmentation) runs before the resize: flipH = the hflip view, zoom narrows the crop, rotate 90 turns the image', async () => {
     const f = corpus.exifRotated.file; // strongly asymmetric: red top, blue bottom
     const base = await prepareImage(named('plain.jpg'));
-    const flipped = await prepareImage(named('plain.jpg'), { augment: { flipH: true } });
-    const ref = applyView(base.mobilenet, MOBILENET_SIZE, 'hflip');
+    const flipped = await prepareImage(named('plain.jpg'), { squareTransform: augmentTransform({ flipH: true }) });
+    const ref = applyView(base.mobilenet, MOBILENET_INPUT_SIZE, 'hflip');
     let maxDiff = 0;
     for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - flipped.mobilenet[i]!));
     expect(maxDiff).toBeLessThanOrEqual(2);
+    expect(flipped.crop).toEqual(base.crop);
 
-    const zoomed = await prepareImage(named('plain.jpg'), { augment: { zoom: 2 } });
+    const zoomed = await prepareImage(named('plain.jpg'), { squareTransform: augmentTransform({ zoom: 2 }) });
     expect(zoomed.crop).toEqual({ left: 100, top: 60, width: 120, height: 120 });
+    expect((await prepareCentreZoom(named('plain.jpg'), 2)).crop).toEqual(zoomed.crop);
 
-    const turned = await prepareImage(f, { augment: { rotateDeg: 90 } });
-    const s = MOBILENET_SIZE;
+    const turned = await prepareImage(f, { squareTransform: augmentTransform({ rotateDeg: 90 }) });
+    const s = MOBILENET_INPUT_SIZE;
     // Clockwise quarter turn: red (top) moves to the right.
     expect(patchMean(turned.mobilenet, s, s - 20, s >> 1)[0]).toBeGreaterThan(200);
     expect(patchMean(turned.mobilenet, s, 20, s >> 1)[2]).toBeGreaterThan(200);
-    await expect(prepareImage(f, { augment: { zoom: 0.5 } })).rejects.toBeInstanceOf(RangeError);
+    // Bad parameters are programming errors, thrown before any work.
+    expect(() => augmentTransform({ zoom: 0.5 })).toThrow(RangeError);
+    expect(() => augmentTransform({ rotateDeg: Number.NaN })).toThrow(RangeError);
+    await expect(prepareCentreZoom(f, 0.5)).rejects.toBeInstanceOf(RangeError);
   });
 });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit } from '#common/domain';
-import { openStore, StoreError, type Store } from '../../electron/store/index.ts';
+import type { ClassifyResult } from '../../electron/model/types.ts';
+import { openStore, persistClassification, StoreError, type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
 
 let dir: string;
@@ -314,5 +315,108 @@ describe('settings', () => {
     expect(store.settings.getAll()).toMatchObject({ clinicName: HOSTILE[5], acknowledgedIntendedUse: true });
     expect(store.audit.list({ entity: 'settings' }).total).toBe(2);
     expect(existsSync(join(dir, 'data', 'dermafuse.sqlite'))).toBe(true);
+  });
+});
+
+describe('visit summaries and batch jobs, filtered in SQL', () => {
+  it("summarises each visit from its images' newest predictions, as the per-image reads would", async () => {
+    const patient = store.patients.create({ identifier: 'VS', name: 'Visits' });
+    const other = store.patients.create({ identifier: 'VS2', name: 'Other' });
+    const early = store.visits.create({ patientId: patient.id, date: '2026-01-01', clinician: '', notes: '' });
+    const late = store.visits.create({ patientId: patient.id, date: '2026-02-01', clinician: '', notes: '' });
+    const empty = store.visits.create({ patientId: patient.id, date: '2025-12-01', clinician: '', notes: '' });
+    const elsewhere = store.visits.create({ patientId: other.id, date: '2026-03-01', clinician: '', notes: '' });
+    const a = await store.images.importFile(await png('a.png', { r: 10, g: 0, b: 0 }), { visitId: early.id });
+    const b = await store.images.importFile(await png('b.png', { r: 20, g: 0, b: 0 }), { visitId: early.id });
+    const c = await store.images.importFile(await png('c.png', { r: 30, g: 0, b: 0 }), { visitId: early.id }); // never classified
+    const d = await store.images.importFile(await png('d.png', { r: 40, g: 0, b: 0 }), { visitId: late.id });
+    const e = await store.images.importFile(await png('e.png', { r: 50, g: 0, b: 0 }), { visitId: elsewhere.id });
+    store.predictions.create(prediction(a.id, 0.9));
+    // A newer model's prediction of the same image is the one that counts.
+    store.predictions.create(prediction(a.id, 0.2, { modelVersion: 'test-2' }));
+    store.predictions.create(prediction(b.id, 0.7));
+    store.predictions.create(prediction(d.id, 0.1));
+    store.predictions.create(prediction(e.id, 0.99));
+    void c;
+
+    const perImage = store.visits.listForPatient(patient.id).map((visit) => {
+      const images = store.images.listForVisit(visit.id);
+      const predictions = images.map((i) => store.predictions.latestForImage(i.id)).filter((p) => p !== null);
+      return {
+        ...visit,
+        imageCount: images.length,
+        maxPMalignant: predictions.length ? Math.max(...predictions.map((p) => p.pMalignant)) : null,
+        highCount: predictions.filter((p) => p.tier === 'high').length,
+      };
+    });
+    const summaries = store.visits.summariesForPatient(patient.id);
+    expect(summaries).toEqual(perImage);
+    expect(summaries.map((s) => [s.id, s.imageCount, s.maxPMalignant, s.highCount])).toEqual([
+      [late.id, 1, 0.1, 0],
+      [early.id, 3, 0.7, 1],
+      [empty.id, 0, null, 0],
+    ]);
+  });
+
+  it("lists one visit's batch jobs newest first, however many other jobs there are", () => {
+    const patient = store.patients.create({ identifier: 'BJ', name: 'Jobs' });
+    const visit = store.visits.create({ patientId: patient.id, date: '2026-01-01', clinician: '', notes: '' });
+    const mine = [1, 2, 3].map((i) => store.batches.createJob({ root: `/mine/${i}`, patientId: patient.id, visitId: visit.id, modelVersion: 'm' }).id);
+    for (let i = 0; i < 30; i++) store.batches.createJob({ root: `/other/${i}`, patientId: null, visitId: null, modelVersion: 'm' });
+    expect(store.batches.listJobs({ visitId: visit.id, pageSize: 2 }).items.map((j) => j.id)).toEqual([mine[2], mine[1]]);
+    expect(store.batches.listJobs({ visitId: visit.id }).total).toBe(3);
+    expect(store.batches.listJobs({ pageSize: 5 }).total).toBe(33);
+  });
+});
+
+describe('persistClassification', () => {
+  async function classified(file: string) {
+    const bytes = readFileSync(await png(file, { r: 120, g: 60, b: 30 }, 40, 30));
+    const overlay = await tinyPng(40, 30);
+    const result = {
+      file,
+      width: 40,
+      height: 30,
+      classification: {
+        modelVersion: 'test-1',
+        pMalignantRaw: 0.7,
+        pMalignant: 0.7,
+        threshold: 0.3,
+        label: 'malignant' as const,
+        tier: 'high' as const,
+        uncertainty: 0.02,
+        backend: { backbones: 'cpu', head: 'analytic-js' },
+        timingsMs: { total_ms: 5 },
+      },
+      cams: [{ kind: 'fused' as const, overlayPng: overlay, mapPng: overlay }],
+    };
+    return { bytes, result: result as unknown as ClassifyResult };
+  }
+
+  it('writes the files before one transaction of rows, and a copy shares the prediction and overlays', async () => {
+    const patient = store.patients.create({ identifier: 'PC', name: 'Persist' });
+    const visit = store.visits.create({ patientId: patient.id, date: '2026-01-01', clinician: '', notes: '' });
+    const { bytes, result } = await classified('p.png');
+    let inTransactionWhenWritten: boolean | null = null;
+    const writePack = store.overlays.writePackAsync.bind(store.overlays);
+    store.overlays.writePackAsync = async (o) => {
+      inTransactionWhenWritten = store.db.inTransaction;
+      return writePack(o);
+    };
+    const first = await persistClassification(store, { bytes, originalPath: '/camera/p.png' }, { result }, { placement: { visitId: visit.id }, audit: { source: 'import' } });
+    expect(inTransactionWhenWritten).toBe(false);
+    expect(first.image).toMatchObject({ originalName: 'p.png', width: 40, height: 30, visitId: visit.id });
+    expect(store.overlays.listForPrediction(first.prediction.id)).toHaveLength(2);
+    expect(JSON.parse(String(store.audit.list({ entity: 'predictions', entityId: first.prediction.id }).items[0]?.detail))).toMatchObject({ source: 'import' });
+
+    // The same bytes at the same place: the same records, nothing new.
+    const again = await persistClassification(store, { bytes, originalPath: '/camera/p.png' }, { result }, { placement: { visitId: visit.id }, audit: {} });
+    expect([again.image.id, again.prediction.id]).toEqual([first.image.id, first.prediction.id]);
+
+    // Filed elsewhere from the known prediction: no classification, same overlay files.
+    const copy = await persistClassification(store, { bytes, originalPath: '/other/p.png' }, { copyOf: first.prediction }, { placement: { patientId: patient.id }, audit: { reused: true } });
+    expect(copy.image.id).not.toBe(first.image.id);
+    expect(copy.prediction).toMatchObject({ pMalignant: 0.7, imageId: copy.image.id });
+    expect(store.overlays.png(store.overlays.listForPrediction(copy.prediction.id)[0]!.id)?.equals(store.overlays.png(store.overlays.listForPrediction(first.prediction.id)[0]!.id)!)).toBe(true);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Builds a model version folder from the data: protocol → features (cached, extracted when
- * missing) → head trained on the training split → temperature, threshold and tiers fitted on the
+ * missing) → head trained on the training split → calibration (temperature, plus the Platt offset
+ * for recipes that ask for it, as fusion-v2's does), threshold presets and tiers fitted on the
  * validation split → metrics on the validation and (untouched until here) test sets → head
  * weights, manifest, plots and fixture predictions written to the output folder.
  *
@@ -16,7 +17,7 @@ import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { evaluateSets, otherMalignantReport, type SetReport } from './evaluation.ts';
 import { inceptionTaps, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experiment.ts';
 import { extractFeatures } from '../features/extract.ts';
-import { headBackend } from '../../electron/model/head.ts';
+import { headBackend } from '../head/tfjs-head.ts';
 import { calibrate, type ModelManifest } from '../../electron/model/manifest.ts';
 import { thresholdMetrics } from '../../electron/model/metrics.ts';
 import { CROP_POLICY } from '../features/extract.ts';

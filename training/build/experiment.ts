@@ -7,7 +7,8 @@ import { concatArrays } from '../../electron/util/typed-arrays.ts';
 import type { ProtocolItem } from '../data/protocol.ts';
 import { FeatureStore } from '../features/feature-cache.ts';
 import { inceptionSpace, INCEPTION_CHANNELS, MOBILENET_CHANNELS, mobilenetSpace } from '../features/extract.ts';
-import { pooledWidth, type Branch, type FusionHead, type HeadConfig, type Pooling } from '../../electron/model/head.ts';
+import { pooledWidth, type Branch, type HeadConfig, type Pooling } from '../../electron/model/head.ts';
+import type { TfjsHead } from '../head/tfjs-head.ts';
 import { composeLateFusion } from '../head/late-fusion.ts';
 import type { ColorConstancy } from '../../electron/model/preprocess.ts';
 import { DEFAULT_TRAIN_SETTINGS, predictPooled, trainHead, type TrainSettings } from '../head/train-head.ts';
@@ -50,7 +51,7 @@ export function inceptionTaps(spec: Pick<FeatureSpec, 'inceptionLayer' | 'incept
 }
 
 /**
- * The recipe of fusion-v1 (issue 3), chosen on in-domain validation data (training/scripts/select-head.ts):
+ * The recipe of fusion-v1, chosen on in-domain validation data (training/scripts/select-head.ts):
  * early fusion of mixed6 and MobileNetV2, a 256-unit hidden layer with dropout 0.5, L2 1e-4,
  * flip test-time augmentation. Kept to rebuild and compare against.
  */
@@ -69,7 +70,7 @@ export const FUSION_V1_RECIPE: Recipe = {
 };
 
 /**
- * The shipped recipe (fusion-v2, issue 8), chosen leave-one-source-out (models/generalisation.md):
+ * The shipped recipe (fusion-v2), chosen leave-one-source-out (models/generalisation.md):
  * late fusion of four members, one per InceptionV3 tap mixed5/mixed6/mixed7 and one for
  * MobileNetV2, each a 64-unit hidden layer with dropout 0.5 and strong L2 (0.1), mean logit.
  * Against the fusion-v1 recipe it generalised better to the source left out of training; it tied
@@ -125,7 +126,7 @@ export function featureMatrix(keys: readonly string[], spec: FeatureSpec, view: 
   const parts: { matrix: Float32Array; width: number }[] = [];
   const missing = new Set<number>();
   for (const branch of spec.branches) {
-    // Same layout as FusionHead.pool on channel-concatenated taps: every tap's avg, then every tap's max.
+    // Same layout as the head's own pooling on channel-concatenated taps: every tap's avg, then every tap's max.
     const taps = inceptionTaps(spec);
     const names = branch === 'inception' ? [...taps.map((l) => `${l}/avg`), ...(spec.pooling === 'avg+max' ? taps.map((l) => `${l}/max`) : [])] : ['avg', ...(spec.pooling === 'avg+max' ? ['max'] : [])];
     const r = store(branch, spec).read(view, keys, names);
@@ -163,7 +164,7 @@ export function trainingTarget(item: Pick<ProtocolItem, 'label'>, recipe: Pick<R
 }
 
 export interface RunResult {
-  head: FusionHead;
+  head: TfjsHead;
   /** Mean logit over the recipe's TTA views, by item id; items lacking features are absent. */
   logits: Map<string, number>;
   /** Per-view logits by item id (for uncertainty). */
@@ -214,11 +215,11 @@ export async function runRecipe(recipe: Recipe, train: readonly ProtocolItem[], 
  * Trains each late-fusion member on its own columns of `x` (same settings and seed for each, as
  * measured leave-one-source-out) and composes them; losses are the members' mean per epoch.
  */
-async function trainLateFusion(recipe: Recipe, x: Float32Array, labels: readonly number[]): Promise<{ head: FusionHead; losses: number[] }> {
+async function trainLateFusion(recipe: Recipe, x: Float32Array, labels: readonly number[]): Promise<{ head: TfjsHead; losses: number[] }> {
   const rows = labels.length;
   const config = headConfigOf(recipe);
   const width = pooledWidth(config);
-  const members: FusionHead[] = [];
+  const members: TfjsHead[] = [];
   const losses: number[][] = [];
   let col = 0;
   try {

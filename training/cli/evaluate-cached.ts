@@ -13,7 +13,7 @@ import { calibrate, manifestPath } from '../../electron/model/manifest.ts';
 import { sha256Hex } from '../../electron/util/hash.ts';
 import { EXTRACTED_LAYERS, featureMatrix } from '../build/experiment.ts';
 import { extractFeatures } from '../features/extract.ts';
-import { ensureHeadBackend, FusionHead } from '../../electron/model/head.ts';
+import { ensureHeadBackend, TfjsHead } from '../head/tfjs-head.ts';
 import { predictPooled } from '../head/train-head.ts';
 
 export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgress, errors) => {
@@ -52,7 +52,7 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
   );
   (bar as { stop: () => void } | undefined)?.stop();
   await ensureHeadBackend();
-  const head = await FusionHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
+  const head = await TfjsHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
   const sums = new Map<number, number[]>();
   for (const view of manifest.tta) {
     const m = featureMatrix(keyed.map((k) => k.sha256), spec, view);

@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { Backbones, INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE } from '../../electron/model/backbones.ts';
 import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from './feature-cache.ts';
 import { seededRandom } from '../../electron/model/metrics.ts';
-import { prepareBuffer, type AugmentOptions, type ColorConstancy } from '../../electron/model/preprocess.ts';
+import { PREPROCESS_VERSION, prepareBuffer, type ColorConstancy } from '../../electron/model/preprocess.ts';
+import { augmentTransform, type AugmentOptions } from './augment.ts';
 import type { PreparedImage } from '../../electron/model/types.ts';
 import { applyView, VIEWS, type View } from '../../electron/model/views.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
@@ -28,6 +29,7 @@ export function inceptionSpace(layers: readonly string[], scaling: string, color
     scaling,
     colorConstancy,
     crop: CROP_POLICY,
+    preprocessVersion: PREPROCESS_VERSION,
     segments: layers.flatMap((l) => [
       { name: `${l}/avg`, length: INCEPTION_CHANNELS },
       { name: `${l}/max`, length: INCEPTION_CHANNELS },
@@ -44,6 +46,7 @@ export function mobilenetSpace(colorConstancy: ColorConstancy = 'none'): Feature
     scaling: 'symmetric',
     colorConstancy,
     crop: CROP_POLICY,
+    preprocessVersion: PREPROCESS_VERSION,
     segments: [
       { name: 'avg', length: MOBILENET_CHANNELS },
       { name: 'max', length: MOBILENET_CHANNELS },
@@ -92,7 +95,7 @@ interface Job {
 async function prepareJob(job: Job, colorConstancy: ColorConstancy): Promise<PreparedImage> {
   const bytes = await readFile(job.item.file);
   const augment = augmentationFor(job.item.sha256, job.view);
-  const prepared = await prepareBuffer(bytes, job.item.file, { colorConstancy, ...(augment ? { augment } : {}) });
+  const prepared = await prepareBuffer(bytes, job.item.file, { colorConstancy, ...(augment ? { squareTransform: augmentTransform(augment) } : {}) });
   if (augment || job.view === 'identity') return prepared;
   const view = job.view as View;
   return { ...prepared, inception: applyView(prepared.inception, INCEPTION_INPUT_SIZE, view), mobilenet: applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, view) };

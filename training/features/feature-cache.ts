@@ -3,7 +3,8 @@
  * interrupted extraction resumes where it stopped.
  *
  * Layout: cacheDir('features', <space key>) per feature space (backbone weights sha256 + taps +
- * input scaling + preprocessing), holding `meta.json` (the record layout) and, per view
+ * input scaling + preprocessing, PREPROCESS_VERSION included, so features computed before a change
+ * to the pixels prepareImage produces are never read after it), holding `meta.json` (the record layout) and, per view
  * ('identity', 'hflip', 'aug3', ...), an append-only `<view>.bin` of fixed-size records:
  * 32 bytes of image-content sha256, then float32 features. A process killed mid-write leaves at
  * most one partial record at the end; opening the store truncates it, so nothing complete is
@@ -29,6 +30,8 @@ export interface FeatureSpace {
   readonly scaling: string;
   readonly colorConstancy: string;
   readonly crop: string;
+  /** PREPROCESS_VERSION (electron/model/preprocess.ts) of the pixels the features were computed on. */
+  readonly preprocessVersion: number;
   readonly segments: readonly Segment[];
 }
 
@@ -37,7 +40,7 @@ const FORMAT = 'dermafuse-features/1';
 
 export function spaceKey(space: FeatureSpace): string {
   const digest = createHash('sha256').update(JSON.stringify(space)).digest('hex').slice(0, 12);
-  return `${space.backbone}-${space.layers.join('+') || 'final'}-${space.scaling}-${space.colorConstancy}-${digest}`;
+  return `${space.backbone}-${space.layers.join('+') || 'final'}-${space.scaling}-${space.colorConstancy}-pp${space.preprocessVersion}-${digest}`;
 }
 
 export class FeatureStore {

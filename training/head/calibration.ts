@@ -1,8 +1,12 @@
 /**
- * Post-hoc calibration and operating points, all fitted on validation data only:
- * temperature scaling of the head's logit, the threshold for a target sensitivity, and the
- * three-tier cut-offs.
+ * Post-hoc calibration and operating points, all fitted on validation data only: Platt scaling
+ * of the head's logit (a temperature and an offset, p = sigmoid(logit / T + bias); temperature
+ * scaling alone is its special case bias = 0), the threshold for a target sensitivity, the
+ * three-tier cut-offs and the three threshold presets. The app applies the result with
+ * electron/model/manifest.ts `calibrate`.
  */
+import type { OperatingPoint as OperatingPointName } from '#common/domain';
+import type { NamedOperatingPoint } from '../../electron/model/manifest.ts';
 import { rocCurve, thresholdForSensitivity, thresholdMetrics, type Labels, type Scores } from '../../electron/model/metrics.ts';
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -141,15 +145,6 @@ export function chooseOperatingPoint(probabilities: Scores, labels: Labels, targ
     else if (1 - p.fpr < targets.highSpecificity) break;
   }
   return { threshold, reviewAt, highAt };
-}
-
-export const OPERATING_POINT_NAMES = ['sensitive', 'balanced', 'specific'] as const;
-export type OperatingPointName = (typeof OPERATING_POINT_NAMES)[number];
-
-export interface NamedOperatingPoint {
-  threshold: number;
-  valSensitivity: number;
-  valSpecificity: number;
 }
 
 /** Specificity the 'specific' preset must keep on validation data. */

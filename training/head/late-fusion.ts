@@ -4,21 +4,22 @@
  * than one head on the concatenated blocks (models/generalisation.md), which over-fits the
  * training sources' joint feature statistics.
  *
- * The combination is itself a FusionHead: block-diagonal dense layers (member k's units read only
+ * The combination is itself a head of the same format: block-diagonal dense layers (member k's units read only
  * member k's inputs) and an output layer holding each member's output rows divided by the member
  * count, so that the head's logit is exactly the members' mean logit. Everything downstream
- * (the saved format, the analytic Grad-CAM gradient, the classifier) therefore needs no change.
+ * (the saved format, the app's Grad-CAM gradient, the classifier) therefore needs no change.
  */
 import * as tf from '@tensorflow/tfjs';
 import { concatArrays } from '../../electron/util/typed-arrays.ts';
-import { FusionHead, HeadError, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { HeadError, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { TfjsHead } from './tfjs-head.ts';
 
 /**
  * The head whose logit is the mean of the members' logits. `config` describes the combined input
  * (branches, channels, taps); the members' blocks must tile its pooled vector in order, and every
  * member must have the same hidden layer widths and dropout as `config`.
  */
-export function composeLateFusion(config: HeadConfig, members: readonly FusionHead[]): FusionHead {
+export function composeLateFusion(config: HeadConfig, members: readonly TfjsHead[]): TfjsHead {
   if (members.length === 0) throw new HeadError('late fusion needs at least one member');
   if (config.pooling !== 'avg' && members.length > 1) throw new HeadError('late fusion splits the input by block and supports avg pooling only');
   const parts = members.map((m) => m.weightArrays());
@@ -63,5 +64,5 @@ export function composeLateFusion(config: HeadConfig, members: readonly FusionHe
     hidden: config.hidden.map((units) => units * members.length),
     lateFusionBlocks: blocks,
   };
-  return FusionHead.fromWeights(composed, named);
+  return TfjsHead.fromWeights(composed, named);
 }

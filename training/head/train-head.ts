@@ -4,7 +4,8 @@
  * dropout, seeded shuffling and initialisation so the same data and settings give the same head.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ensureHeadBackend, FusionHead, pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { pooledWidth, type HeadConfig } from '../../electron/model/head.ts';
+import { ensureHeadBackend, TfjsHead } from './tfjs-head.ts';
 import { seededRandom } from '../../electron/model/metrics.ts';
 
 export interface TrainSettings {
@@ -52,7 +53,7 @@ export function classBalanceWeights(labels: ArrayLike<number>): Float32Array {
 }
 
 export interface TrainResult {
-  head: FusionHead;
+  head: TfjsHead;
   /** Mean weighted training loss per epoch. */
   losses: number[];
 }
@@ -62,7 +63,7 @@ export async function trainHead(config: HeadConfig, x: Float32Array, labels: Arr
   const width = pooledWidth(config);
   const rows = labels.length;
   if (x.length !== rows * width) throw new Error(`feature matrix has ${x.length} values, expected ${rows}x${width}`);
-  const head = FusionHead.create(config, settings.seed);
+  const head = TfjsHead.create(config, settings.seed);
   const { mean, std } = fitNormalisation(x, rows, width);
   head.setNormalisation(mean, std);
 
@@ -118,7 +119,7 @@ export async function trainHead(config: HeadConfig, x: Float32Array, labels: Arr
 }
 
 /** Logits (z_mal - z_ben) of many pooled rows, in chunks to bound memory. */
-export function predictPooled(head: FusionHead, x: Float32Array, rows: number, chunk = 2048): Float32Array {
+export function predictPooled(head: TfjsHead, x: Float32Array, rows: number, chunk = 2048): Float32Array {
   const width = pooledWidth(head.config);
   const out = new Float32Array(rows);
   for (let start = 0; start < rows; start += chunk) {

@@ -1,5 +1,6 @@
 /**
- * In-domain comparison of two head recipes on the standard protocol (issue 3's split): both are
+ * In-domain comparison of two head recipes on the standard data protocol (training/data/protocol.ts,
+ * the split fusion-v1 was chosen on): both are
  * trained on the training role from cached features, and scored on every evaluation set; the
  * difference (a - b) of AUC and specificity at 90% sensitivity comes with a paired cluster
  * bootstrap CI. This is how fusion-v2's in-domain cost against fusion-v1 is reported; nothing

@@ -25,6 +25,7 @@ import {
   DEFAULT_FRACTIONS,
   deletionCurves,
   randomSmoothMap,
+  scoreBatch,
   seeded,
   spearman,
   summariseDeletion,
@@ -33,7 +34,7 @@ import {
   type Raster,
 } from '../studies/faithfulness.ts';
 import type { CamTarget, NormalisedMap } from '../../electron/model/gradcam.ts';
-import { FusionHead } from '../../electron/model/head.ts';
+import { TfjsHead } from '../head/tfjs-head.ts';
 import { calibrate, loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
 import { decodeOriented } from '../../electron/model/preprocess.ts';
 import type { CamKind } from '../../electron/model/types.ts';
@@ -93,7 +94,9 @@ const backbones = await Backbones.load({
 const real = await createClassifier({ modelDir, backbones });
 const randoms: FusionClassifier[] = [];
 for (let s = 0; s < randomHeads; s++) {
-  const head = FusionHead.create(real.head.config, 1000 + s);
+  const random = TfjsHead.create(real.head.config, 1000 + s);
+  const head = random.toRuntime();
+  random.dispose();
   randoms.push(await createClassifier({ manifest, head, backbones, camBaseline: real.camBaseline ?? null }));
 }
 
@@ -136,7 +139,7 @@ for (const [n, item] of chosen.entries()) {
   };
   const score = async (rasters: readonly Raster[]): Promise<number[]> => {
     const preps = await Promise.all(rasters.map(async (r) => real.prepareBytes(await toPng(r), item.file)));
-    const logits = await real.scoreBatch(preps);
+    const logits = await scoreBatch(real, backbones, preps);
     return Array.from(logits, (z) => {
       const pm = calibrate(z, manifest.temperature, manifest.calibrationBias);
       return target === 'malignant' ? pm : 1 - pm;

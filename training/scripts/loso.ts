@@ -1,5 +1,6 @@
 /**
- * Leave-one-source-out (LOSO) generalisation experiments (issue 8).
+ * Leave-one-source-out (LOSO) generalisation experiments: the study that chose fusion-v2
+ * (models/generalisation.md).
  *
  *   npx tsx training/scripts/loso.ts extract-mobilenet --cc shades_of_gray [--views identity,hflip]
  *       MobileNetV2-only features into cacheDir('features-generalisation') (resumable).
@@ -30,6 +31,7 @@ import { DEFAULT_TRAIN_SETTINGS } from '../head/train-head.ts';
 import { extractMobilenetFeatures, type CropPolicy } from '../studies/generalisation/mobilenet-extract.ts';
 import { prepareCentreZoom } from '../studies/generalisation/centre-zoom.ts';
 import { mobilenetGraph, MOBILENET_INPUT_SIZE } from '../../electron/model/backbones.ts';
+import { mobilenetBlocksGraph } from '../studies/generalisation/mobilenet-blocks.ts';
 import { MOBILENET_FEATURES } from '../../electron/model/convert/mobilenet-v2.ts';
 import { poolMap } from '../features/feature-cache.ts';
 import { createSession, ort } from '../../electron/model/runtime.ts';
@@ -99,7 +101,7 @@ program
           times[cc].push(performance.now() - t0);
           if (cc === 'none') {
             const tl = performance.now();
-            await prepareLesionCrop(f, 224);
+            await prepareLesionCrop(f, MOBILENET_INPUT_SIZE);
             lesion.push(performance.now() - tl);
             const rgb = Uint8Array.from(p.mobilenet);
             const t1 = performance.now();
@@ -125,7 +127,7 @@ program
     const files = SOURCES.flatMap((s) => protocol.items.filter((i) => i.source === s).slice(0, per).map((i) => i.file));
     const blocks = o.blocks.split(',');
     const plain = (await createSession((await mobilenetGraph()).onnx, {})).session;
-    const tapped = (await createSession((await mobilenetGraph(blocks)).onnx, {})).session;
+    const tapped = (await createSession((await mobilenetBlocksGraph(blocks)).onnx, {})).session;
     const pass = async (session: ort.InferenceSession, pixels: Float32Array, outputs: string[]): Promise<number> => {
       const t0 = performance.now();
       const r = await session.run({ image: new ort.Tensor('float32', pixels, [1, MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, 3]) }, outputs);
@@ -181,7 +183,7 @@ const one = (name: string, blocks: FeatureBlock[], head: MatrixHeadSettings = LR
 /** Every configuration, by group; names are stable (they key the stored logits). */
 function configs(): Record<string, LosoConfig[]> {
   const fusion6 = [INC('mixed6'), MOB()];
-  // fusion-v2's members without TTA, plus extra MobileNetV2 members (issue 8: intermediate blocks, multi-scale input).
+  // fusion-v2's members without TTA, plus extra MobileNetV2 members the study tried (intermediate blocks, multi-scale input).
   const fusionV2Plus = (name: string, extra: FeatureBlock[], seed = DEFAULT_TRAIN_SETTINGS.seed): LosoConfig => ({
     name: `late fusion MLP64 d0.5 l2=1e-1: mixed5 + mixed6 + mixed7 + MobileNetV2 + ${name}`,
     members: [INC('mixed5'), INC('mixed6'), INC('mixed7'), MOB(), ...extra].map((b) => ({ blocks: [b], head: mlp(64, 0.5, 1e-1, seed) })),

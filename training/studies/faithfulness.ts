@@ -15,13 +15,27 @@
  * like the real ones; reported as Spearman rank correlation between the two maps per image.
  */
 import sharp from 'sharp';
+import type { Backbones } from '../../electron/model/backbones.ts';
+import type { FusionClassifier } from '../../electron/model/classifier.ts';
 import type { NormalisedMap } from '../../electron/model/gradcam.ts';
 import { mapOnOriginal } from '../../electron/model/overlay.ts';
-import type { CropBox } from '../../electron/model/types.ts';
+import type { CropBox, PreparedImage } from '../../electron/model/types.ts';
+import { concatArrays } from '../../electron/util/typed-arrays.ts';
 import { seededRandom } from '../../electron/util/random.ts';
 
 export const DEFAULT_FRACTIONS: readonly number[] = [0, 0.05, 0.1, 0.2, 0.3, 0.5];
 export type Fill = 'blur' | 'grey';
+
+/**
+ * Head logits of many prepared images on the identity view only, in one backbone batch (the
+ * deletion curves re-score a dozen masked copies per image). `backbones` must be the classifier's.
+ */
+export async function scoreBatch(classifier: FusionClassifier, backbones: Backbones, prepared: readonly PreparedImage[]): Promise<Float32Array> {
+  const inc = concatArrays(prepared.map((p) => p.inception), Float32Array);
+  const mob = concatArrays(prepared.map((p) => p.mobilenet), Float32Array);
+  const out = await backbones.run(inc, mob, prepared.length);
+  return classifier.head.logits(classifier.inceptionMap(out.inception), out.mobilenet);
+}
 
 /** The draws of the deletion test's random baselines (scripts reuse it for their samples). */
 export const seeded = seededRandom;

@@ -6,9 +6,12 @@ import { decodeWeights, type LayersModelSource } from '../weights.ts';
 import { kerasToOnnx } from './keras-to-onnx.ts';
 import type { ConvertedGraph } from './tflite-to-onnx.ts';
 
-export const INCEPTION_INPUT_SIZE = 299;
 export const INCEPTION_LAYER_NAMES: readonly string[] = Array.from({ length: 11 }, (_, i) => `mixed${i}`);
-/** Chosen until the linear-probe measurement says otherwise (issue 2: mixed5/6 transfer best). */
+/**
+ * The tap Backbones.load outputs when none is asked for: fusion-v1's, chosen on in-domain validation
+ * (mixed5/6/7 tied with a logistic head, models/README.md). A model's manifest names its own taps
+ * (fusion-v2 reads mixed5, mixed6 and mixed7).
+ */
 export const DEFAULT_INCEPTION_LAYERS: readonly string[] = ['mixed6'];
 
 /** 'unit': x/255, what nsfwjs feeds; 'symmetric': x/127.5-1, what the ImageNet-trained lower layers expect. */

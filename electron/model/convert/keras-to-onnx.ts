@@ -1,5 +1,5 @@
 /**
- * Keras functional model (tfjs layers JSON + decoded weights) → ONNX, truncated at chosen layers.
+ * Keras functional model (layers-model JSON + decoded weights) → ONNX, truncated at chosen layers.
  * BatchNormalization directly after a linear Conv2D is folded into the conv's weights and bias;
  * 'same' padding becomes explicit pads computed as TensorFlow does (extra pixel bottom/right).
  * Activations are NCHW inside the graph; requested layers come out as NHWC.

@@ -5,7 +5,6 @@
 import { Builtin, TfliteFormatError, readTflite, type TfliteModel } from './tflite-reader.ts';
 import { shortName, tfliteToOnnx, type ConvertedGraph } from './tflite-to-onnx.ts';
 
-export const MOBILENET_INPUT_SIZE = 224;
 /** Graph output names (contract shared with backbones.ts and the tests). */
 export const MOBILENET_FEATURES = 'features';
 export const MOBILENET_LOGITS = 'logits';

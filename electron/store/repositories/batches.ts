@@ -51,11 +51,13 @@ export class BatchesRepo {
     return job;
   }
 
-  /** Newest first. */
-  listJobs(query: PageQuery = {}): Page<BatchJob> {
+  /** Newest first; only the jobs filed under one visit when visitId is given. */
+  listJobs(query: PageQuery & { visitId?: number | null } = {}): Page<BatchJob> {
     const { limit, offset, page, pageSize } = pageBounds(query);
-    const total = (this.ctx.db.prepare('SELECT count(*) AS n FROM batch_jobs').get() as { n: number }).n;
-    const items = this.ctx.db.prepare(`${JOB} ORDER BY id DESC LIMIT ? OFFSET ?`).all(limit, offset) as BatchJob[];
+    const filter = query.visitId == null ? '' : ' WHERE visit_id = ?';
+    const params: unknown[] = query.visitId == null ? [] : [query.visitId];
+    const total = (this.ctx.db.prepare(`SELECT count(*) AS n FROM batch_jobs${filter}`).get(...params) as { n: number }).n;
+    const items = this.ctx.db.prepare(`${JOB}${filter} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...params, limit, offset) as BatchJob[];
     return { items, total, page, pageSize };
   }
 

@@ -5,6 +5,13 @@ import type { RepoContext } from '../context.ts';
 import { nowIso } from '../time.ts';
 import { changes } from './patients.ts';
 
+export interface VisitSummaryRow extends Visit {
+  readonly imageCount: number;
+  /** Null when none of the visit's images has a prediction. */
+  readonly maxPMalignant: number | null;
+  readonly highCount: number;
+}
+
 const SELECT = `SELECT id, patient_id AS patientId, date, clinician, notes, created_at AS createdAt FROM visits`;
 
 export class VisitsRepo {
@@ -50,5 +57,26 @@ export class VisitsRepo {
   /** Newest first. */
   listForPatient(patientId: number): Visit[] {
     return this.ctx.db.prepare(`${SELECT} WHERE patient_id = ? ORDER BY date DESC, id DESC`).all(patientId) as Visit[];
+  }
+
+  /**
+   * A patient's visits, newest first, each with its image count and, over each image's newest
+   * prediction, the highest probability and the number in the high tier: one query.
+   */
+  summariesForPatient(patientId: number): VisitSummaryRow[] {
+    return this.ctx.db
+      .prepare(
+        `WITH latest AS (
+           SELECT i.visit_id AS visitId, p.p_malignant AS pMalignant, p.tier AS tier
+           FROM images i JOIN predictions p ON p.id = (SELECT max(id) FROM predictions WHERE image_id = i.id)
+           WHERE i.visit_id IN (SELECT id FROM visits WHERE patient_id = @patientId)
+         )
+         SELECT v.id AS id, v.patient_id AS patientId, v.date AS date, v.clinician AS clinician, v.notes AS notes, v.created_at AS createdAt,
+           (SELECT count(*) FROM images WHERE visit_id = v.id) AS imageCount,
+           (SELECT max(pMalignant) FROM latest WHERE visitId = v.id) AS maxPMalignant,
+           (SELECT count(*) FROM latest WHERE visitId = v.id AND tier = 'high') AS highCount
+         FROM visits v WHERE v.patient_id = @patientId ORDER BY v.date DESC, v.id DESC`,
+      )
+      .all({ patientId }) as VisitSummaryRow[];
   }
 }

@@ -1,7 +1,7 @@
 /** Display helpers shared by screens; pure functions. */
-import type { Prediction } from '#common/domain';
+import type { Tier } from '#common/domain';
 
-export type Tier = Prediction['tier'];
+export type { Tier };
 
 export const TIER_LABEL: Record<Tier, string> = { low: 'Low risk', review: 'Review', high: 'High risk' };
 

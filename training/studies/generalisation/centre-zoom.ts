@@ -1,11 +1,12 @@
 /**
- * Multi-scale input (an experiment of issue 8): a second MobileNetV2 input that zooms in on the
+ * Multi-scale input (an experiment of the generalisation study, models/generalisation.md): a second MobileNetV2 input that zooms in on the
  * middle of the image, i.e. the central 1/zoom of the standard centre square resized to the
  * same 224 input, so the network sees the lesion's centre at zoom x the resolution. It goes
- * through the preprocessing's own zoom (same decode, same resampling), so the crop is the only
- * difference from the standard input.
+ * through the training augmentation's zoom inside the preprocessing (same decode, same
+ * resampling), so the crop is the only difference from the standard input.
  */
 import { centreSquareCrop, prepareImage } from '../../../electron/model/preprocess.ts';
+import { augmentTransform } from '../../features/augment.ts';
 import type { CropBox, PreparedImage } from '../../../electron/model/types.ts';
 
 export const CENTRE_ZOOM2_VERSION = 'centre-zoom2-v1';
@@ -20,5 +21,5 @@ export function centreZoomBox(width: number, height: number, zoom: number): Crop
 
 /** Both backbone inputs of the zoomed centre; `crop` is the zoomed box in oriented original pixels. */
 export async function prepareCentreZoom(file: string, zoom: number): Promise<PreparedImage> {
-  return prepareImage(file, { augment: { zoom } });
+  return prepareImage(file, { squareTransform: augmentTransform({ zoom }) });
 }

@@ -1,7 +1,8 @@
 /**
- * Lesion-centred cropping (an experiment of issue 8): instead of the centre square of the
- * shorter side, crop a square around the lesion so that dark corners (vignetting), rulers and
- * skin far from the lesion weigh less in the pooled features.
+ * Lesion-centred cropping (an experiment of the leave-one-source-out generalisation study,
+ * models/generalisation.md): instead of the centre square of the shorter side, crop a square
+ * around the lesion so that dark corners (vignetting), rulers and skin far from the lesion weigh
+ * less in the pooled features.
  *
  * The lesion is found with a deliberately simple rule, on a blurred grey thumbnail:
  * Otsu's threshold splits darker (lesion) from lighter (skin) pixels; the largest dark connected

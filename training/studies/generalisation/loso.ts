@@ -1,5 +1,6 @@
 /**
- * Leave-one-source-out folds and their scoring (issue 8).
+ * Leave-one-source-out folds and their scoring (the generalisation study that chose fusion-v2,
+ * models/generalisation.md).
  *
  * A fold trains on every non-test image of the OTHER sources (their train and validation
  * slices) and tests on the held-out source:

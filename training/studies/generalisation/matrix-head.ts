@@ -5,7 +5,8 @@
  * so the matrix is presented as a single pre-pooled "branch" of that width; the training code is
  * the shared trainer, unchanged.
  */
-import type { FusionHead, HeadConfig } from '../../../electron/model/head.ts';
+import type { HeadConfig } from '../../../electron/model/head.ts';
+import type { TfjsHead } from '../../head/tfjs-head.ts';
 import { DEFAULT_TRAIN_SETTINGS, predictPooled, trainHead, type TrainSettings } from '../../head/train-head.ts';
 
 export interface MatrixHeadSettings {
@@ -20,12 +21,12 @@ export function matrixHeadConfig(width: number, s: MatrixHeadSettings): HeadConf
   return { branches: ['mobilenet'], inceptionChannels: 0, mobilenetChannels: width, pooling: 'avg', hidden: [...s.hidden], dropout: s.dropout };
 }
 
-export async function trainMatrixHead(x: Float32Array, width: number, labels: readonly number[], s: MatrixHeadSettings): Promise<FusionHead> {
+export async function trainMatrixHead(x: Float32Array, width: number, labels: readonly number[], s: MatrixHeadSettings): Promise<TfjsHead> {
   const { head } = await trainHead(matrixHeadConfig(width, s), x, labels, s.train);
   return head;
 }
 
 /** Logits (z_mal - z_ben) for the rows of x. */
-export function matrixLogits(head: FusionHead, x: Float32Array, rows: number): Float32Array {
+export function matrixLogits(head: TfjsHead, x: Float32Array, rows: number): Float32Array {
   return predictPooled(head, x, rows);
 }

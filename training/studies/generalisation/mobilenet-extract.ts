@@ -10,7 +10,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { cacheDir } from '../../../electron/util/paths.ts';
-import { mobilenetGraph, MOBILENET_BLOCK_NAMES, MOBILENET_INPUT_SIZE } from '../../../electron/model/backbones.ts';
+import { MOBILENET_INPUT_SIZE } from '../../../electron/model/backbones.ts';
+import { MOBILENET_BLOCK_NAMES, mobilenetBlocksGraph } from './mobilenet-blocks.ts';
 import { MOBILENET_FEATURES } from '../../../electron/model/convert/mobilenet-v2.ts';
 import { mobilenetSpace } from '../../features/extract.ts';
 import { FeatureStore, pendingJobs, poolMap } from '../../features/feature-cache.ts';
@@ -89,7 +90,7 @@ export async function extractMobilenetFeatures(items: readonly MobilenetExtractI
   const result: MobilenetExtractResult = { computed: 0, failed: 0, skipped, lesionFound: 0, preprocessMsPerImage: Number.NaN, inferenceMsPerImage: Number.NaN };
   if (jobs.length === 0) return result;
 
-  const graph = await mobilenetGraph(outputs.filter((o) => o !== MOBILENET_FEATURES));
+  const graph = await mobilenetBlocksGraph(outputs.filter((o) => o !== MOBILENET_FEATURES));
   const { session } = await createSession(graph.onnx, { intraOpThreads: options.intraOpThreads });
   const batchSize = options.batchSize ?? 16;
   let preprocessMs = 0;

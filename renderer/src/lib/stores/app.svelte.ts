@@ -3,6 +3,7 @@ import type { AppInfo, SettingsPatch } from '#common/ipc';
 import type { Settings } from '#common/domain';
 import type { z } from 'zod';
 import { call, errorMessage, on } from '../api.ts';
+import { notices } from './notices.svelte.ts';
 
 class AppState {
   info = $state<AppInfo | null>(null);
@@ -27,6 +28,8 @@ class AppState {
   listen(): () => void {
     return on('model.status', (status) => {
       if (this.info) this.info = { ...this.info, modelStatus: status.status, modelVersion: status.modelVersion, modelError: status.error };
+      // A model-process crash arrives as 'loading' with its reason: say so where the clinician looks.
+      if (status.status === 'loading' && status.error) notices.push('error', status.error);
       // The presets' validation numbers come with the loaded model, so ask for them once it is ready.
       if (status.status === 'ready') {
         call('app.info', {}).then(

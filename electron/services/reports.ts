@@ -1,0 +1,71 @@
+/** PDF reports (electron/report renders them): export to a file, open one exported in this session. */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Settings } from '#common/domain';
+import type { ReportKind } from '#common/ipc';
+import type { z } from 'zod';
+import { ServiceError } from '../ipc/handlers.ts';
+import {
+  batchReportData,
+  lesionReportData,
+  renderBatchReport,
+  renderLesionReport,
+  renderVisitReport,
+  visitReportData,
+} from '../report/index.ts';
+import type { Store } from '../store/index.ts';
+import type { ChannelsOf, Dialogs } from './types.ts';
+
+export interface ExportedReport {
+  bytes: Buffer;
+  pages: number;
+  suggestedName: string;
+}
+
+function stamp(d: Date): string {
+  return d.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
+}
+
+export async function renderReport(store: Store, kind: z.infer<typeof ReportKind>, id: number, settings: Settings): Promise<ExportedReport> {
+  const now = new Date();
+  const options = { clinicName: settings.clinicName, generatedAt: now };
+  const rendered =
+    kind === 'visit'
+      ? await renderVisitReport(await visitReportData(store, id, options))
+      : kind === 'batch'
+        ? await renderBatchReport(await batchReportData(store, id, options))
+        : await renderLesionReport(await lesionReportData(store, id, options));
+  return { bytes: rendered.pdf, pages: rendered.pages, suggestedName: `dermafuse-${kind}-${id}-${stamp(now)}.pdf` };
+}
+
+export function reportChannels(
+  store: Store,
+  options: { settings: () => Settings; dialogs?: Dialogs; reportsDir?: string },
+): ChannelsOf<'reports.export' | 'reports.open'> {
+  const { dialogs } = options;
+  // Only files this session wrote may be opened on the renderer's request.
+  const exported = new Set<string>();
+  return {
+    async 'reports.export'({ kind, id }) {
+      const pdf = await renderReport(store, kind, id, options.settings());
+      let path: string | null;
+      if (dialogs) {
+        path = await dialogs.pickSavePath(pdf.suggestedName);
+        if (path === null) return { path: null, byteSize: 0, pages: 0 };
+      } else {
+        const dir = options.reportsDir ?? join(store.dataDir, 'reports');
+        await mkdir(dir, { recursive: true });
+        path = join(dir, pdf.suggestedName);
+      }
+      await writeFile(path, pdf.bytes);
+      exported.add(path);
+      return { path, byteSize: pdf.bytes.length, pages: pdf.pages };
+    },
+    async 'reports.open'({ path }) {
+      if (!exported.has(path)) throw new ServiceError('invalid_request', 'only a report exported in this session can be opened');
+      if (!dialogs) return { opened: false };
+      await dialogs.openPath(path);
+      return { opened: true };
+    },
+  };
+}
