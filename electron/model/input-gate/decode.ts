@@ -1,0 +1,19 @@
+/**
+ * The pixels the input gate looks at: the file decoded exactly as the model's preprocessing
+ * decodes it (preprocess.ts decodeOriented: magic-byte sniffing, header pixel limit, EXIF
+ * orientation, alpha flattened on black, sRGB, 8-bit), downscaled so the longer side is at most
+ * GATE_MAX_SIDE. Training images are 150-256 px on the short side, so for them the raster is the
+ * image itself; a 12 MP camera file is shrunk on load (JPEG DCT scaling) and stays cheap.
+ *
+ * Errors are preprocess.ts's ImageInputError (not_found, truncated, ...): a file the gate cannot
+ * decode is one the model cannot decode either.
+ */
+import { decodeOriented } from '../preprocess.ts';
+import type { GateImage } from './quality.ts';
+
+export const GATE_MAX_SIDE = 512;
+
+export async function decodeForGate(input: string | Buffer | Uint8Array, opts: { name?: string; maxSide?: number } = {}): Promise<GateImage> {
+  const img = await decodeOriented(input, { name: opts.name, maxSide: opts.maxSide ?? GATE_MAX_SIDE });
+  return { rgb: img.rgb, width: img.width, height: img.height, originalWidth: img.originalWidth, originalHeight: img.originalHeight };
+}

@@ -1,0 +1,77 @@
+/**
+ * What `dermafuse train` needs to rebuild a model version's OOD statistics: pooled vectors of the
+ * training role (statistics) and of the validation role (threshold), wherever they come from (the
+ * feature cache holds exactly these pooled vectors for the identity view), in; ood-stats.json and
+ * ood-stats.bin beside the manifest, out.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeOodStats, encodeOodStats, headLogits, OOD_BIN, OOD_JSON, oodScores, type OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
+import type { HeadArrays } from '../../../electron/model/head.ts';
+import { fitBranch, percentile } from './ood-stats.ts';
+
+export interface PooledExample {
+  readonly source: string;
+  /** 0 benign, 1 melanoma; others are left out of the statistics. */
+  readonly label: number;
+  readonly inception: ArrayLike<number>;
+  readonly mobilenet: ArrayLike<number>;
+}
+
+export interface BuildOodOptions {
+  readonly modelVersion: string;
+  /** The head, for the energy score's logits (pooled input = inception then mobilenet). */
+  readonly head: HeadArrays;
+  readonly k?: number;
+  readonly percentile?: number;
+  readonly use?: 'mahalanobis' | 'energy';
+  readonly command: string;
+}
+
+const count = (xs: readonly string[]): Record<string, number> => xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
+
+export function buildOodStats(train: readonly PooledExample[], val: readonly PooledExample[], o: BuildOodOptions): { header: OodStatsHeader; bin: Buffer } {
+  const k = o.k ?? 48;
+  const q = o.percentile ?? 99.5;
+  const used = train.filter((t) => t.label === 0 || t.label === 1);
+  if (used.length < 2 * k) throw new Error(`need at least ${2 * k} benign/melanoma training vectors, got ${used.length}`);
+  const fit = (branch: 'inception' | 'mobilenet'): ReturnType<typeof fitBranch> => {
+    const d = used[0]![branch].length;
+    const x = new Float64Array(used.length * d);
+    used.forEach((t, r) => x.set(Array.from(t[branch]), r * d));
+    return fitBranch(branch, x, used.length, d, used.map((t) => t.label), ['benign', 'malignant'], { k, seed: 11 });
+  };
+  const validation = { n: val.length, bySource: count(val.map((v) => v.source)) };
+  const draft = encodeOodStats(
+    {
+      format: 'dermafuse-ood-stats/1',
+      modelVersion: o.modelVersion,
+      createdAt: new Date().toISOString(),
+      view: 'identity',
+      binFile: OOD_BIN,
+      training: { n: used.length, bySource: count(used.map((t) => t.source)), command: o.command },
+      use: o.use ?? 'mahalanobis',
+      mahalanobis: { threshold: 0, percentile: q, validation },
+      energy: { threshold: 0, percentile: q, validation },
+    },
+    [fit('inception'), fit('mobilenet')],
+  );
+  const stats = decodeOodStats(draft.header, draft.bin);
+  const scored = val.map((v) => {
+    const joined = new Float64Array(v.inception.length + v.mobilenet.length);
+    joined.set(Array.from(v.inception));
+    joined.set(Array.from(v.mobilenet), v.inception.length);
+    return oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }, headLogits(o.head, joined));
+  });
+  const header: OodStatsHeader = {
+    ...draft.header,
+    mahalanobis: { ...draft.header.mahalanobis, threshold: percentile(scored.map((s) => s.mahalanobis), q) },
+    energy: { ...draft.header.energy, threshold: percentile(scored.map((s) => s.energy!), q) },
+  };
+  return { header, bin: draft.bin };
+}
+
+export function writeOodStats(dir: string, built: { header: OodStatsHeader; bin: Buffer }): void {
+  writeFileSync(join(dir, built.header.binFile), built.bin);
+  writeFileSync(join(dir, OOD_JSON), JSON.stringify(built.header, null, 2) + '\n');
+}
