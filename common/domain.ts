@@ -70,6 +70,47 @@ export type OperatingPoint = z.infer<typeof OperatingPoint>;
 export const ExecutionProvider = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml']);
 export type ExecutionProvider = z.infer<typeof ExecutionProvider>;
 
+/** Why the input gate refused an image (electron/model/input-gate/): five image-quality checks and the model's out-of-distribution score. */
+export const GateReasonCode = z.enum(['too_dark', 'overexposed', 'out_of_focus', 'too_small', 'uniform', 'out_of_distribution']);
+export type GateReasonCode = z.infer<typeof GateReasonCode>;
+export const GateReason = z.object({
+  code: GateReasonCode,
+  /** For people, with the measured value and the limit: "image too dark: luminance 4% of range ...". */
+  message: z.string(),
+  metric: z.string(),
+  value: z.number(),
+  threshold: z.number(),
+});
+export type GateReason = z.infer<typeof GateReason>;
+export const GateScores = z.object({
+  /** The quality measurements (lumaP95, laplacianVar, ...), in the units of the thresholds. */
+  quality: z.record(z.string(), z.number()),
+  /** The out-of-distribution scores; absent when the model ships no statistics for them. */
+  ood: z
+    .object({
+      mahalanobis: z.number(),
+      energy: z.number().optional(),
+      branches: z.record(z.string(), z.object({ d2: z.number(), residual: z.number(), score: z.number() })),
+    })
+    .optional(),
+});
+/** The gate's judgement of one image, as the classifier produced it. */
+export const GateResult = z.object({
+  verdict: z.enum(['ok', 'refused']),
+  reasons: z.array(GateReason),
+  scores: GateScores,
+  /** Which gate judged: code format, quality thresholds, the model's OOD statistics. */
+  version: z.string(),
+  /** False when the model has no OOD statistics: only the quality checks ran. */
+  oodChecked: z.boolean(),
+});
+export type GateResult = z.infer<typeof GateResult>;
+/** A clinician asked to see the probability of a refused image: who and when (audited). */
+export const ShownAnyway = z.object({ by: z.string(), at: IsoDateTime });
+export type ShownAnyway = z.infer<typeof ShownAnyway>;
+export const PredictionGate = GateResult.extend({ shownAnyway: ShownAnyway.nullable() });
+export type PredictionGate = z.infer<typeof PredictionGate>;
+
 export const Prediction = z.object({
   id: Id,
   imageId: Id,
@@ -83,6 +124,12 @@ export const Prediction = z.object({
   backend: z.string(), // e.g. "onnxruntime:cpu + head:analytic-js"
   timingMs: z.number().nonnegative(),
   createdAt: IsoDateTime,
+  /**
+   * The input gate's verdict; null for a prediction made before the gate existed. A refused
+   * image has no tier for the clinician ("Cannot assess") unless it was shown anyway, and then
+   * it is outside the model's validated range (common/gate.ts says which applies).
+   */
+  gate: PredictionGate.nullable(),
 });
 export type Prediction = z.infer<typeof Prediction>;
 
@@ -192,7 +239,8 @@ export const PredictionListQuery = z.object({
   visitId: Id.optional(),
   lesionId: Id.optional(),
   jobId: Id.optional(),
-  tier: Tier.optional(),
+  /** A tier, or the images the gate refused and nobody asked to see anyway. */
+  tier: z.union([Tier, z.literal('cannot_assess')]).optional(),
   sort: PredictionSort.default('newest'),
 });
 export type PredictionListQuery = z.input<typeof PredictionListQuery>;

@@ -92,6 +92,8 @@ export const VisitSummary = Visit.extend({
   /** Highest calibrated probability among the visit's images, null when none is classified. */
   maxPMalignant: z.number().min(0).max(1).nullable(),
   highCount: z.number().int().nonnegative(),
+  /** Images the input gate refused (no tier) and nobody asked to see anyway; counted apart from the tiers. */
+  cannotAssessCount: z.number().int().nonnegative(),
 });
 export type VisitSummary = z.infer<typeof VisitSummary>;
 
@@ -114,7 +116,12 @@ export const ImportResult = z.object({ imported: z.array(ImageSummary), failed: 
 export type ImportResult = z.infer<typeof ImportResult>;
 
 export const BatchFailure = z.object({ path: z.string(), error: z.string() });
-export const BatchDetail = z.object({ job: BatchJob, failures: z.array(BatchFailure) });
+export const BatchDetail = z.object({
+  job: BatchJob,
+  failures: z.array(BatchFailure),
+  /** The job's classified images per tier, and those the input gate refused ("Cannot assess"), counted apart. */
+  counts: z.object({ high: z.number().int().nonnegative(), review: z.number().int().nonnegative(), low: z.number().int().nonnegative(), cannot_assess: z.number().int().nonnegative() }),
+});
 export type BatchDetail = z.infer<typeof BatchDetail>;
 
 export const ModelStatus = z.enum(['ready', 'loading', 'unavailable']);
@@ -193,12 +200,20 @@ export const channels = {
 
   'reviews.create': channel(ReviewInput.strict(), Review),
 
+  /**
+   * "Show anyway": a clinician asks for the probability of an image the input gate refused. The
+   * store records who and when (audited); the image then counts in its tier, marked as outside
+   * the model's validated range.
+   */
+  'predictions.showAnyway': channel(z.strictObject({ id: Id, clinician: z.string().trim().min(1).max(200) }), Prediction),
+
   /** The worklist: every classified image across patients, riskiest first by default. */
   'predictions.list': channel(
     z.strictObject({
       page: z.number().int().min(1).default(1),
       pageSize: z.number().int().min(1).max(200).default(50),
-      tier: Tier.nullable().default(null),
+      /** A tier, or 'cannot_assess': the images the input gate refused that nobody asked to see. */
+      tier: z.union([Tier, z.literal('cannot_assess')]).nullable().default(null),
       sort: PredictionSort.default('risk_desc'),
     }),
     PredictionPage,

@@ -47,6 +47,8 @@ export interface BatchCliSummary {
   readonly classifiedThisRun: number;
   readonly reusedThisRun: number;
   readonly tiers: Record<Tier, number>;
+  /** Classified images the input gate refused (no tier; counted apart from the tiers). */
+  readonly cannotAssess: number;
   readonly errors: { path: string; error: string }[];
   readonly elapsedSec: number;
   readonly storeMsPerImage: number | null;
@@ -74,18 +76,6 @@ export function findPatient(store: Store, ref: string): number {
 function parseVisit(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new StoreError('invalid', `--visit must be a visit id (a positive integer), got ${JSON.stringify(value)}`);
   return Number(value);
-}
-
-function tierCounts(store: Store, jobId: number): BatchCliSummary['tiers'] {
-  const counts = { low: 0, review: 0, high: 0 };
-  const rows = store.db
-    .prepare(
-      `SELECT p.tier AS tier, count(*) AS n FROM batch_items b JOIN predictions p ON p.id = b.prediction_id
-       WHERE b.job_id = ? AND b.status = 'done' GROUP BY p.tier`,
-    )
-    .all(jobId) as { tier: keyof typeof counts; n: number }[];
-  for (const r of rows) counts[r.tier] = r.n;
-  return counts;
 }
 
 function openFor(options: BatchCliOptions): Store {
@@ -156,7 +146,7 @@ export async function runBatchCli(folder: string, options: BatchCliOptions, clas
       failed: result.job.failed,
       classifiedThisRun: result.classified,
       reusedThisRun: result.reused,
-      tiers: tierCounts(store, result.job.id),
+      ...(({ cannot_assess, ...tiers }) => ({ tiers, cannotAssess: cannot_assess }))(store.batches.triageCounts(result.job.id)),
       errors,
       elapsedSec: Math.round(result.elapsedMs) / 1000,
       storeMsPerImage: result.storeMsPerItem === null ? null : Math.round(result.storeMsPerItem * 100) / 100,
@@ -170,7 +160,7 @@ export function formatSummary(s: BatchCliSummary): string {
   const lines = [
     `batch ${s.jobId} ${s.status}${s.resumed ? ' (continued an interrupted run)' : ''}: ${s.done} of ${s.total} image(s) classified, ${s.failed} failed`,
     `  this run: ${s.classifiedThisRun} classified, ${s.reusedThisRun} already known (not classified again), ${s.elapsedSec.toFixed(1)} s`,
-    `  tiers: high ${s.tiers.high}, review ${s.tiers.review}, low ${s.tiers.low} (model ${s.modelVersion})`,
+    `  tiers: high ${s.tiers.high}, review ${s.tiers.review}, low ${s.tiers.low}; cannot assess (input gate) ${s.cannotAssess} (model ${s.modelVersion})`,
     `  database: ${s.database}`,
   ];
   if (s.errors.length) {

@@ -5,6 +5,14 @@
  * recursively; a file that cannot be classified gets its error and the rest go on. The exit code
  * is non-zero only when nothing at all could be classified (or the model could not be loaded).
  *
+ * The input gate (electron/model/input-gate/): an image the model cannot judge (too dark,
+ * overexposed, out of focus, too small, mostly uniform, unlike the dermoscopy images it was
+ * trained on) keeps its row, with empty p_malignant, label, tier and uncertainty and `error` set to
+ * `code: reason` entries ("too_dark: image too dark: ..."; several joined by "; "). With
+ * --allow-unassessable the values are filled in and `error` starts with the flag
+ * `outside_validated_range`, then the same entries. Such an image counts as classified for the
+ * exit code (the model ran; it said it cannot judge), so the exit status is as before the gate.
+ *
  * With --cam, each classified image gets `<name>.cam.png` (fused overlay on the original) and
  * `<name>.map.png` (raw grey map). An image that fails gets neither, and any overlay of the same
  * name left from an earlier run is deleted, so the folder never shows a stale map as if current.
@@ -19,7 +27,13 @@ import { loadCliClassifier, operatingPointOption, providerOf } from './model-opt
 import type { CamOptions, CamResult, ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProviderChoice } from '../model/runtime.ts';
-import { ImageInputError, type CamKind, type Classifier } from '../model/types.ts';
+import { ImageInputError, type CamKind, type Classifier, type GateResult } from '../model/types.ts';
+import { OOD_UNAVAILABLE, reasonsLine } from '../model/input-gate/gate.ts';
+
+/** The flag that starts `error` when --allow-unassessable gave the values of a refused image. */
+export const OUTSIDE_RANGE_FLAG = 'outside_validated_range';
+/** error_code (JSON) of a row whose image the input gate refused. */
+export const CANNOT_ASSESS_CODE = 'cannot_assess';
 
 export interface ClassifyCliOptions {
   readonly csv?: string;
@@ -33,6 +47,8 @@ export interface ClassifyCliOptions {
   readonly provider?: ExecutionProviderChoice;
   /** Show a progress bar on stderr; default: when stderr is a terminal and there is more than one file. */
   readonly progress?: boolean;
+  /** Give the values of images the input gate refused too, flagged `outside_validated_range` in `error`. */
+  readonly allowUnassessable?: boolean;
 }
 
 export interface ClassifyRow {
@@ -48,11 +64,16 @@ export interface ClassifyRow {
   /** Overlay files; `empty` = nothing in the image pushed towards melanoma, so the overlay has no colour. */
   readonly cam?: { readonly overlay: string; readonly map: string; readonly empty: boolean } | null;
   readonly timings_ms?: Readonly<Record<string, number>>;
+  /** The input gate's verdict (JSON output): reasons with measured values and limits, and which gate judged. */
+  readonly gate?: { readonly verdict: 'ok' | 'refused'; readonly reasons: GateResult['reasons']; readonly version: string; readonly oodChecked: boolean } | null;
 }
 
 export interface ClassifySummary {
   readonly rows: ClassifyRow[];
+  /** Images the model ran on, including those the input gate refused. */
   readonly classified: number;
+  /** Of those, images the input gate refused (no result unless allowUnassessable). */
+  readonly unassessable: number;
   readonly failed: number;
   readonly modelVersion: string;
   readonly backend: { backbones: string; head: string } | null;
@@ -156,6 +177,7 @@ export async function runClassify(
     camKinds: options.camBranches ? ['fused', 'inception_v3', 'mobilenet_v2'] : ['fused'],
   };
   const rows: (ClassifyRow | undefined)[] = new Array(entries.length);
+  const refusedRows = new Set<number>();
   let backend: ClassifySummary['backend'] = null;
   let done = 0;
 
@@ -179,6 +201,16 @@ export async function runClassify(
     }
     const c = result.classification;
     backend = c.backend;
+    const gate: ClassifyRow['gate'] = c.gate ? { verdict: c.gate.verdict, reasons: c.gate.reasons, version: c.gate.version, oodChecked: c.gate.oodChecked } : null;
+    if (c.gate?.verdict === 'refused') {
+      refusedRows.add(i);
+      if (!options.allowUnassessable) {
+        // No probability, no tier and no map: the model says it cannot judge this image.
+        rows[i] = { ...errorRow(path, reasonsLine(c.gate), CANNOT_ASSESS_CODE), ...(options.cam ? { cam: null } : {}), timings_ms: c.timingsMs, gate };
+        if (options.cam) await removeStale(options.cam, name);
+        return;
+      }
+    }
     let cam: ClassifyRow['cam'] = null;
     if (options.cam) {
       await removeStale(options.cam, name);
@@ -198,10 +230,11 @@ export async function runClassify(
       tier: c.tier,
       uncertainty: c.uncertainty,
       threshold: c.threshold,
-      error: null,
-      error_code: null,
+      error: c.gate?.verdict === 'refused' ? `${OUTSIDE_RANGE_FLAG}; ${reasonsLine(c.gate)}` : null,
+      error_code: c.gate?.verdict === 'refused' ? OUTSIDE_RANGE_FLAG : null,
       ...(options.cam ? { cam } : {}),
       timings_ms: c.timingsMs,
+      gate,
     };
   };
 
@@ -220,8 +253,9 @@ export async function runClassify(
   await Promise.all([worker(), worker()]);
   bar?.stop();
   const finished = rows.map((r, i) => r ?? errorRow(displayPath(entries[i]!.file), 'failed: not processed', 'failed'));
-  const classified = finished.filter((r) => r.error === null).length;
-  return { rows: finished, classified, failed: finished.length - classified, modelVersion: classifier.modelVersion, backend };
+  if (finished.some((r) => r.gate && !r.gate.oodChecked)) io.stderr.write(`note: ${OOD_UNAVAILABLE} (model ${classifier.modelVersion})\n`);
+  const classified = finished.filter((r, i) => r.error === null || refusedRows.has(i)).length;
+  return { rows: finished, classified, unassessable: refusedRows.size, failed: finished.length - classified, modelVersion: classifier.modelVersion, backend };
 }
 
 function parseOpacity(v: string): number {
@@ -244,6 +278,7 @@ export function registerClassify(program: Command): void {
     .option('--model <folder>', 'model folder with manifest.json (default: the shipped model)')
     .option('--provider <ep>', `onnxruntime execution provider: ${EXECUTION_PROVIDERS.join(', ')}`)
     .addOption(operatingPointOption())
+    .option('--allow-unassessable', "also give p_malignant, label, tier for images the input gate refused; `error` then starts with outside_validated_range")
     .option('--no-progress', 'no progress bar')
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       const method = opts.camMethod as string;
@@ -262,6 +297,7 @@ export function registerClassify(program: Command): void {
             camMethod: method,
             camBranches: Boolean(opts.camBranches),
             progress: opts.progress === false ? false : undefined,
+            allowUnassessable: Boolean(opts.allowUnassessable),
           },
           classifier,
           { stdout: process.stdout, stderr: process.stderr },
@@ -272,7 +308,10 @@ export function registerClassify(program: Command): void {
         } else if (!opts.csv) {
           process.stdout.write(toCsv(summary.rows));
         }
-        process.stderr.write(`classified ${summary.classified} of ${summary.rows.length} image(s)${summary.failed ? `, ${summary.failed} failed` : ''} (model ${summary.modelVersion})\n`);
+        const refused = summary.unassessable
+          ? `, ${summary.unassessable} cannot be assessed (input gate${opts.allowUnassessable ? `; values given, flagged ${OUTSIDE_RANGE_FLAG}` : '; see error'})`
+          : '';
+        process.stderr.write(`classified ${summary.classified} of ${summary.rows.length} image(s)${refused}${summary.failed ? `, ${summary.failed} failed` : ''} (model ${summary.modelVersion})\n`);
         if (summary.classified === 0) process.exitCode = 1;
       } finally {
         await classifier.dispose();

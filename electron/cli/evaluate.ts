@@ -135,10 +135,23 @@ export function formatEvaluation(s: EvaluateSummary): string {
   return lines.join('\n');
 }
 
-export function registerEvaluate(program: Command): void {
+/** A variant of the command with another scorer (the model factory's feature-cache path). */
+export interface EvaluateVariant {
+  readonly name: string;
+  readonly description: string;
+  readonly score: Scorer;
+}
+
+const CLINICAL: EvaluateVariant = {
+  name: 'evaluate',
+  description: 'evaluate the model on a labelled folder (labels.csv: path,label[,split]; benign/malignant scored, other labels skipped and counted)',
+  score: scoreWithPipeline,
+};
+
+export function registerEvaluate(program: Command, variant: EvaluateVariant = CLINICAL): void {
   program
-    .command('evaluate <dataset-folder>')
-    .description('evaluate the model on a labelled folder (labels.csv: path,label[,split]; benign/malignant scored, other labels skipped and counted)')
+    .command(`${variant.name} <dataset-folder>`)
+    .description(variant.description)
     .option('--split <name>', 'only rows of this split')
     .option('--json', 'machine-readable output')
     .option('--plots <dir>', 'write roc.png and reliability.png here')
@@ -146,11 +159,11 @@ export function registerEvaluate(program: Command): void {
     .option('--iterations <n>', 'bootstrap resamples', '2000')
     .action(async (folder: string, opts: EvaluateCliOptions) => {
       try {
-        const summary = await runEvaluate(folder, opts);
+        const summary = await runEvaluate(folder, opts, variant.score);
         process.stdout.write((opts.json ? JSON.stringify(summary, null, 2) : formatEvaluation(summary)) + '\n');
         process.exitCode = summary.metrics ? 0 : 1;
       } catch (error) {
-        process.stderr.write(`evaluate: ${(error as Error).message}\n`);
+        process.stderr.write(`${variant.name}: ${(error as Error).message}\n`);
         process.exitCode = 1;
       }
     });

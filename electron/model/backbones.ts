@@ -7,6 +7,7 @@
 import { cachedGraph, evictGraph, type CachedGraph } from './convert/cache.ts';
 import { DEFAULT_INCEPTION_LAYERS, INCEPTION_LAYER_NAMES, convertInceptionV3, type InceptionScaling } from './convert/inception-v3.ts';
 import { MOBILENET_FEATURES, MOBILENET_LOGITS, convertMobilenetV2 } from './convert/mobilenet-v2.ts';
+import { loadModelGraph, type ModelGraphRef } from './model-graph.ts';
 import { createSession, ort, resolveProviderChoice, type ExecutionProviderChoice, type StartedSession } from './runtime.ts';
 import { INCEPTION_INPUT_SIZE, MOBILENET_INPUT_SIZE, type FeatureMap } from './types.ts';
 import { IMAGENET_LABELS, INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE, loadInceptionSource, loadPinnedFile } from './weights.ts';
@@ -20,6 +21,8 @@ export interface BackboneOptions {
   inceptionScaling?: 'unit' | 'symmetric';
   executionProvider?: ExecutionProviderChoice;
   intraOpThreads?: number;
+  /** Graphs shipped in the model's folder (fine-tuned), used instead of the converted pinned sources. */
+  graphs?: { inception?: ModelGraphRef; mobilenet?: ModelGraphRef };
 }
 
 export const DEFAULT_INCEPTION_SCALING: InceptionScaling = 'unit';
@@ -38,7 +41,7 @@ export interface BackboneGraphInfo {
   readonly sessionMs: number;
 }
 
-async function startGraph(graph: () => Promise<CachedGraph>, options: BackboneOptions): Promise<{ started: StartedSession; graph: CachedGraph; sessionMs: number }> {
+async function startGraph(graph: () => Promise<CachedGraph>, options: BackboneOptions, cached = true): Promise<{ started: StartedSession; graph: CachedGraph; sessionMs: number }> {
   let g = await graph();
   const t0 = performance.now();
   const sessionOptions = { executionProvider: options.executionProvider, intraOpThreads: options.intraOpThreads };
@@ -47,7 +50,8 @@ async function startGraph(graph: () => Promise<CachedGraph>, options: BackboneOp
   } catch (e) {
     // Only the CPU path proves the file itself is bad; a forced accelerator failing says nothing about it.
     const choice = resolveProviderChoice(sessionOptions.executionProvider);
-    if (g.converted || (choice !== 'auto' && choice !== 'cpu')) throw e;
+    // A model's own graph was verified by sha256 and is never deleted: its failure is final.
+    if (!cached || g.converted || (choice !== 'auto' && choice !== 'cpu')) throw e;
     // A damaged cache file (disk full, killed mid-write on an old version): convert once more.
     await evictGraph(g.path);
     g = await graph();
@@ -100,8 +104,12 @@ export class Backbones {
     for (const l of layers) if (!INCEPTION_LAYER_NAMES.includes(l)) throw new BackboneInputError(`unknown InceptionV3 layer '${l}' (choose from ${INCEPTION_LAYER_NAMES.join(', ')})`);
     const scaling = opts.inceptionScaling ?? DEFAULT_INCEPTION_SCALING;
 
-    const mobile = await startGraph(() => mobilenetGraph(), opts);
-    const incep = await startGraph(() => inceptionGraph(layers, scaling), opts).catch(async (e: unknown) => {
+    const shipped = opts.graphs ?? {};
+    const absent = layers.filter((l) => shipped.inception && !shipped.inception.outputs.includes(l));
+    if (absent.length) throw new BackboneInputError(`the model's InceptionV3 graph has no output ${absent.join(', ')}`);
+    const mobile = shipped.mobilenet ? await startGraph(() => loadModelGraph(shipped.mobilenet!, 'MobileNetV2'), opts, false) : await startGraph(() => mobilenetGraph(), opts);
+    const incepGraph = shipped.inception ? () => loadModelGraph(shipped.inception!, 'InceptionV3') : () => inceptionGraph(layers, scaling);
+    const incep = await startGraph(incepGraph, opts, !shipped.inception).catch(async (e: unknown) => {
       await mobile.started.session.release();
       throw e;
     });

@@ -7,6 +7,12 @@
  * once (p = sigmoid(mean logit / T + bias)); the uncertainty is the standard deviation of the per-view
  * calibrated probabilities. With a single view the uncertainty is 0 by construction.
  *
+ * Input gate (input-gate/): the quality checks read the whole image from the same decode as the
+ * backbones' inputs (PreparedImage.oriented); the out-of-distribution score reads the identity
+ * view's average-pooled vectors (head.ts's pooling) and the head's two logits. The probability is
+ * computed either way, so that a clinician may ask to see it; Classification.gate says whether it
+ * may be shown as a result.
+ *
  * Grad-CAM: for each view, the head's gradient w.r.t. each branch feature map gives a branch map
  * (gradcam.ts); maps are turned back to the image's orientation, averaged over views, fused by
  * each branch's positive contribution to the logit, and placed back on the original image.
@@ -26,8 +32,11 @@ import {
 import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.ts';
 import { concatChannels } from './feature-maps.ts';
 import { concatArrays } from '../util/typed-arrays.ts';
-import { FusionHead, type Branch } from './head.ts';
-import { calibrate, loadManifest, manifestPath, shippedModelDir, thresholdFor, tierOf, type ModelManifest } from './manifest.ts';
+import { averagePool, FusionHead, type Branch } from './head.ts';
+import { GATE_MAX_SIDE } from './input-gate/decode.ts';
+import { checkQualityImage, gateFeatures, gateVersion, shippedThresholds, type ModelGateResult } from './input-gate/gate.ts';
+import { loadOodStats, type OodStats } from './input-gate/ood.ts';
+import { calibrate, loadManifest, manifestPath, shippedGraphs, shippedModelDir, thresholdFor, tierOf, type ModelManifest } from './manifest.ts';
 import type { OperatingPoint } from '#common/domain';
 import { overlayPng, rawMapPng } from './overlay.ts';
 import type { ColormapName } from '#common/colormap';
@@ -39,6 +48,7 @@ import type {
   CamKind,
   Classification,
   Classifier,
+  GateResult,
   ClassifyOptions,
   ClassifyResult,
   FeatureMap,
@@ -62,6 +72,12 @@ export interface ClassifierOptions {
   readonly camBaseline?: CamBaseline | null;
   /** Which of the manifest's presets labels images (default 'sensitive', the manifest's own threshold). */
   readonly operatingPoint?: OperatingPoint;
+  /**
+   * The input gate's out-of-distribution statistics. Default: those the manifest names
+   * (inputGate.oodStats, checked against its sha256); null, or a manifest naming none: the gate
+   * runs its quality checks only and says the OOD check is unavailable.
+   */
+  readonly oodStats?: OodStats | null;
 }
 
 /** Extra knobs beyond the shared ClassifyOptions; all optional. */
@@ -169,6 +185,10 @@ export class FusionClassifier implements Classifier {
 
   /** Reference maps subtracted in Grad-CAM, when the model ships them. */
   readonly camBaseline: CamBaseline | undefined;
+  /** The input gate's out-of-distribution statistics, when the model ships them. */
+  readonly oodStats: OodStats | undefined;
+  /** Names the gate that judges this classifier's images (stored with each result). */
+  readonly gateVersion: string;
 
   constructor(
     manifest: ModelManifest,
@@ -176,8 +196,11 @@ export class FusionClassifier implements Classifier {
     backbones: Backbones,
     ownsBackbones: boolean,
     camBaseline?: CamBaseline,
+    oodStats?: OodStats,
   ) {
     this.camBaseline = camBaseline;
+    this.oodStats = oodStats;
+    this.gateVersion = gateVersion(shippedThresholds(), oodStats);
     this.manifest = manifest;
     this.modelVersion = manifest.version;
     this.head = head;
@@ -189,7 +212,8 @@ export class FusionClassifier implements Classifier {
     if (missing.length > 0) {
       throw new Error(`head needs InceptionV3 layer ${missing.join(', ')}, backbones output ${backbones.inceptionLayers.join(', ')}`);
     }
-    this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy };
+    if (oodStats) checkOodStats(oodStats, manifest, head);
+    this.preprocess = { colorConstancy: manifest.preprocess.colorConstancy, orientedMaxSide: GATE_MAX_SIDE };
     this.backend = { backbones: backbones.executionProvider, head: 'analytic-js' };
   }
 
@@ -317,7 +341,10 @@ export class FusionClassifier implements Classifier {
     const t1 = now();
     const scored = await this.scoreViews(prepared);
     const timings: Record<string, number> = { preprocess_ms: round(t1 - t0), backbones_ms: round(scored.backbonesMs), head_ms: round(scored.headMs) };
-    let classification = this.classification(scored.logits, timings);
+    const tg = now();
+    const gate = this.judge(prepared, scored);
+    timings.gate_ms = round(now() - tg);
+    let classification: Classification = { ...this.classification(scored.logits, timings), gate: gateRecord(gate) };
     let cams: CamResult[] | undefined;
     if (options.cam) {
       const t2 = now();
@@ -332,6 +359,23 @@ export class FusionClassifier implements Classifier {
     timings.total_ms = round(now() - t0);
     classification = { ...classification, timingsMs: timings };
     return { file: prepared.file, width: prepared.width, height: prepared.height, classification, ...(cams ? { cams } : {}) };
+  }
+
+  /**
+   * The input gate on an image already prepared and scored: the quality checks on the whole
+   * image, then (when the model ships statistics) the OOD score of the identity view's pooled
+   * features. A model without statistics, or without an identity view among its test-time views,
+   * gets the quality checks only (`oodChecked: false`).
+   */
+  judge(prepared: PreparedImage, scored: ScoredViews): ModelGateResult {
+    if (!prepared.oriented) throw new Error('the input gate needs the oriented image (prepare with orientedMaxSide)');
+    const stage1 = checkQualityImage(prepared.oriented);
+    const identity = scored.views.indexOf('identity');
+    if (!this.oodStats || identity < 0) return { ...stage1, version: this.gateVersion, oodChecked: false };
+    const { inception, mobilenet } = scored.features;
+    const pooled = { inception: averagePool(inception, identity), mobilenet: averagePool(mobilenet, identity) };
+    const gated = gateFeatures(stage1, this.oodStats, pooled, this.head.classLogits(inception, mobilenet, identity));
+    return { ...gated, version: this.gateVersion, oodChecked: true };
   }
 
   /** Colour overlays on the (downscaled) original and raw grey maps for the requested kinds. */
@@ -371,6 +415,35 @@ export class FusionClassifier implements Classifier {
   }
 }
 
+/** The gate's result as the domain records it (plain JSON: numbers and strings only). */
+function gateRecord(g: ModelGateResult): GateResult {
+  return {
+    verdict: g.verdict,
+    reasons: g.reasons.map((r) => ({ code: r.code, message: r.message, metric: r.metric, value: r.value, threshold: r.threshold })),
+    scores: { quality: { ...g.scores.quality }, ...(g.scores.ood ? { ood: { ...g.scores.ood, branches: { ...g.scores.ood.branches } } } : {}) },
+    version: g.version,
+    oodChecked: g.oodChecked,
+  };
+}
+
+/** The statistics must belong to this model and match the widths of its pooled vectors. */
+function checkOodStats(stats: OodStats, manifest: ModelManifest, head: FusionHead): void {
+  if (stats.header.modelVersion !== manifest.version) {
+    throw new Error(`input-gate statistics were built for model ${stats.header.modelVersion}, not ${manifest.version}`);
+  }
+  const widths: Record<string, number> = { inception: head.config.inceptionChannels, mobilenet: head.config.mobilenetChannels };
+  for (const b of stats.branches) {
+    if (widths[b.name] !== b.width) throw new Error(`input-gate statistics for ${b.name} expect ${b.width} pooled values, model ${manifest.version} gives ${widths[b.name] ?? 'none'}`);
+  }
+}
+
+/** The OOD statistics a manifest names, verified (sha256 of the JSON, of the .bin, model version). */
+export function manifestOodStats(modelDir: string, manifest: ModelManifest): OodStats | undefined {
+  const g = manifest.inputGate;
+  if (!g) return undefined;
+  return loadOodStats(modelDir, g.oodStats, { sha256: g.oodStatsSha256, modelVersion: manifest.version });
+}
+
 /** The InceptionV3 taps a model's head reads, in channel order (one for heads before late fusion). */
 export function inceptionLayersOf(manifest: ModelManifest, head?: FusionHead): string[] {
   const listed = manifest.head.inceptionLayers ?? head?.config.inceptionLayers;
@@ -389,12 +462,19 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
   const modelDir = needsDir ? (opts.modelDir ?? shippedModelDir()) : opts.modelDir;
   const manifest = opts.manifest ?? loadManifest(modelDir!);
   const head = opts.head ?? (await FusionHead.load(headDir(modelDir!, manifest)));
+  // The gate's statistics before the backbones: a tampered or mismatched file fails fast.
+  const oodStats = opts.oodStats === null ? undefined : (opts.oodStats ?? (modelDir ? manifestOodStats(modelDir, manifest) : undefined));
+  if (oodStats) checkOodStats(oodStats, manifest, head);
+  if (!modelDir && !opts.backbones && (manifest.backbones.inception_v3.graph || manifest.backbones.mobilenet_v2.graph)) {
+    throw new Error(`model ${manifest.version} ships its own backbone graphs: pass its folder (modelDir)`);
+  }
   const backbones =
     opts.backbones ??
     (await Backbones.load({
       inceptionLayers: manifest.backbones.inception_v3.layers,
       inceptionScaling: manifest.backbones.inception_v3.scaling,
       executionProvider: opts.executionProvider,
+      ...(modelDir ? { graphs: shippedGraphs(modelDir, manifest) } : {}),
     }));
   let camBaseline: CamBaseline | undefined;
   try {
@@ -406,7 +486,7 @@ export async function createClassifier(opts: ClassifierOptions = {}): Promise<Fu
     if (!opts.backbones) await backbones.dispose();
     throw e;
   }
-  const classifier = new FusionClassifier(manifest, head, backbones, !opts.backbones, camBaseline);
+  const classifier = new FusionClassifier(manifest, head, backbones, !opts.backbones, camBaseline, oodStats);
   if (opts.operatingPoint) classifier.setOperatingPoint(opts.operatingPoint);
   return classifier;
 }

@@ -170,6 +170,34 @@ export async function readHeadFile(dir: string): Promise<{ config: HeadConfig; w
   return { config: meta.config, weights };
 }
 
+/**
+ * Global pooling of batch item `index` of a NHWC map: the per-channel mean (and maximum when
+ * asked). The head pools with it, and the input gate's out-of-distribution score reads the same
+ * average-pooled vectors (electron/model/input-gate/ood.ts), so both see identical features.
+ */
+export function globalPool(map: FeatureMap, index = 0, withMax = false): { avg: Float64Array; max?: Float64Array } {
+  const [, h, w, c] = map.shape;
+  const cells = h * w;
+  const base = index * cells * c;
+  const avg = new Float64Array(c);
+  const max = withMax ? new Float64Array(c).fill(-Infinity) : undefined;
+  for (let p = 0; p < cells; p++) {
+    const off = base + p * c;
+    for (let k = 0; k < c; k++) {
+      const v = map.data[off + k]!;
+      avg[k]! += v;
+      if (max && v > max[k]!) max[k] = v;
+    }
+  }
+  for (let k = 0; k < c; k++) avg[k]! /= cells;
+  return max ? { avg, max } : { avg };
+}
+
+/** Average pooling of one item of a NHWC map: the vector the head's 'avg' pooling sees. */
+export function averagePool(map: FeatureMap, index = 0): Float64Array {
+  return globalPool(map, index).avg;
+}
+
 export interface HeadGradients {
   readonly logit: number;
   /** Same shapes as the inputs (batch 1); zero for a branch the head does not read. */
@@ -228,29 +256,15 @@ export class FusionHead {
   private pool(inception: FeatureMap | null, mobilenet: FeatureMap | null, index: number): Float64Array {
     const parts: Float64Array[] = [];
     for (const branch of this.config.branches) {
-      const map = this.mapOf(branch, inception, mobilenet);
-      const [, h, w, c] = map.shape;
-      const cells = h * w;
-      const base = index * cells * c;
-      const avg = new Float64Array(c);
-      const max = new Float64Array(c).fill(-Infinity);
-      for (let p = 0; p < cells; p++) {
-        const off = base + p * c;
-        for (let k = 0; k < c; k++) {
-          const v = map.data[off + k]!;
-          avg[k]! += v;
-          if (v > max[k]!) max[k] = v;
-        }
-      }
-      for (let k = 0; k < c; k++) avg[k]! /= cells;
+      const { avg, max } = globalPool(this.mapOf(branch, inception, mobilenet), index, this.config.pooling === 'avg+max');
       parts.push(avg);
-      if (this.config.pooling === 'avg+max') parts.push(max);
+      if (max) parts.push(max);
     }
     return concatArrays(parts, Float64Array);
   }
 
   /** Forward from a pooled vector; keeps each layer's activations for the backward pass. */
-  private forward(pooled: Float64Array): { logit: number; acts: Float64Array[] } {
+  private forward(pooled: Float64Array): { logit: number; classLogits: [number, number]; acts: Float64Array[] } {
     let x = new Float64Array(pooled.length);
     for (let i = 0; i < x.length; i++) x[i] = (pooled[i]! - this.mean[i]!) / this.std[i]!;
     const acts = [x];
@@ -274,7 +288,21 @@ export class FusionHead {
       z0 += x[i]! * out.kernel[i * 2]!;
       z1 += x[i]! * out.kernel[i * 2 + 1]!;
     }
-    return { logit: z1 - z0, acts };
+    return { logit: z1 - z0, classLogits: [z0, z1], acts };
+  }
+
+  /**
+   * The two class logits [z_benign, z_malignant] of batch item `index` (the input gate's energy
+   * score reads them); logits() gives their difference.
+   */
+  classLogits(inception: FeatureMap | null, mobilenet: FeatureMap | null, index = 0): [number, number] {
+    return this.forward(this.pool(inception, mobilenet, index)).classLogits;
+  }
+
+  /** [z_benign, z_malignant] from an input already pooled and joined in the head's order (training studies). */
+  classLogitsFromPooled(pooled: ArrayLike<number>): [number, number] {
+    if (pooled.length !== this.mean.length) throw new HeadError(`pooled input has ${pooled.length} values, the head expects ${this.mean.length}`);
+    return this.forward(Float64Array.from(pooled)).classLogits;
   }
 
   /** Pre-softmax malignant score z_malignant − z_benign per batch item (calibrate: manifest.ts). */

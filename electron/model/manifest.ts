@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { OperatingPoint, type Tier } from '#common/domain';
 import { modelsDir } from '../util/paths.ts';
+import { ModelGraphEntry, type ModelGraphRef } from './model-graph.ts';
 
 export const InceptionScaling = z.enum(['unit', 'symmetric']);
 export type InceptionScaling = z.infer<typeof InceptionScaling>;
@@ -45,8 +46,10 @@ export const ModelManifest = z.object({
       sha256: z.string(),
       layers: z.array(z.string()).min(1),
       scaling: InceptionScaling,
+      /** A fine-tuned graph shipped in the model folder; absent: the pinned source, converted. */
+      graph: ModelGraphEntry.optional(),
     }),
-    mobilenet_v2: z.object({ source: z.string(), sha256: z.string() }),
+    mobilenet_v2: z.object({ source: z.string(), sha256: z.string(), graph: ModelGraphEntry.optional() }),
   }),
   preprocess: z.object({
     crop: z.string(),
@@ -93,6 +96,18 @@ export const ModelManifest = z.object({
   training: z.record(z.string(), z.unknown()),
   /** Stored predictions on ../shared/data/fixtures, file relative to the manifest folder. */
   fixturePredictions: z.string().optional(),
+  /**
+   * The input gate's out-of-distribution statistics (electron/model/input-gate/ood.ts), relative to
+   * the manifest's folder, and the sha256 of that JSON file (which in turn records its .bin's).
+   * Absent (older manifests): the gate runs its image-quality checks only and says that the
+   * out-of-distribution check is unavailable for this model.
+   */
+  inputGate: z
+    .object({
+      oodStats: z.string().min(1),
+      oodStatsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    })
+    .optional(),
 });
 export type ModelManifest = z.infer<typeof ModelManifest>;
 
@@ -114,6 +129,14 @@ export function loadManifest(dir: string): ModelManifest {
     throw new ManifestError(`${file} is not a valid model manifest: ${z.prettifyError(parsed.error)}`);
   }
   return parsed.data;
+}
+
+/** The model's own backbone graphs (fine-tuned), resolved against its folder. */
+export function shippedGraphs(dir: string, manifest: Pick<ModelManifest, 'backbones'>): { inception?: ModelGraphRef; mobilenet?: ModelGraphRef } {
+  const ref = (e: ModelGraphEntry | undefined): ModelGraphRef | undefined => (e ? { ...e, path: manifestPath(dir, e.file) } : undefined);
+  const inception = ref(manifest.backbones.inception_v3.graph);
+  const mobilenet = ref(manifest.backbones.mobilenet_v2.graph);
+  return { ...(inception ? { inception } : {}), ...(mobilenet ? { mobilenet } : {}) };
 }
 
 /** Absolute path of a file named relative to the manifest's folder. */

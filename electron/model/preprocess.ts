@@ -54,6 +54,12 @@ export interface PreprocessOptions {
   maxInputPixels?: number;
   colorConstancy?: ColorConstancy;
   squareTransform?: SquareTransform;
+  /**
+   * Also return the whole oriented image downscaled so its longer side is at most this
+   * (PreparedImage.oriented), resampled from the raster already decoded for the backbones: the
+   * input gate's quality checks read it without a second decode of the file.
+   */
+  orientedMaxSide?: number;
 }
 
 export interface DecodeOptions {
@@ -300,9 +306,17 @@ async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Pr
         finalCrop = { left: crop.left + Math.floor((crop.width - w) / 2), top: crop.top + Math.floor((crop.height - w) / 2), width: w, height: w };
       }
     }
-    const [inc, mob] = await Promise.all([
+    // The whole image at the asked size: from the original-size raster exactly as decodeOriented
+    // would resize it; from an already reduced raster (a camera file) by the same filter.
+    const orientedSize = opts.orientedMaxSide ? (scaledSize(header.width, header.height, opts.orientedMaxSide) ?? { width: header.width, height: header.height }) : undefined;
+    const [inc, mob, oriented] = await Promise.all([
       toRaster(rawSharp(square).resize(INCEPTION_INPUT_SIZE, INCEPTION_INPUT_SIZE, { fit: 'fill' })),
       toRaster(rawSharp(square).resize(MOBILENET_INPUT_SIZE, MOBILENET_INPUT_SIZE, { fit: 'fill' })),
+      !orientedSize
+        ? undefined
+        : orientedSize.width === raster.width && orientedSize.height === raster.height
+          ? raster
+          : toRaster(rawSharp(raster).resize(orientedSize.width, orientedSize.height, { fit: 'fill' })),
     ]);
     // The illuminant is a global statistic: estimating it on the smaller output is as good and
     // cheaper, and using one estimate for both keeps the two branches' inputs consistent.
@@ -314,6 +328,7 @@ async function prepare(bytes: Buffer, file: string, opts: PreprocessOptions): Pr
       crop: finalCrop,
       inception: toFloat(inc.data, gains),
       mobilenet: toFloat(mob.data, gains),
+      ...(oriented ? { oriented: { rgb: oriented.data, width: oriented.width, height: oriented.height, originalWidth: header.width, originalHeight: header.height } } : {}),
     };
   } catch (err) {
     if (err instanceof RangeError) throw err;

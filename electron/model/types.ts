@@ -4,9 +4,9 @@
  * IPC layers can depend on them without depending on onnxruntime.
  */
 
-import type { OperatingPoint, Tier } from '#common/domain';
+import type { GateResult, OperatingPoint, Tier } from '#common/domain';
 
-export type { Tier };
+export type { GateResult, Tier };
 
 export type BackboneId = 'inception_v3' | 'mobilenet_v2';
 
@@ -43,6 +43,17 @@ export interface PreparedImage {
   readonly inception: Float32Array;
   /** 224x224x3 float32 RGB 0..255 for MobileNetV2. */
   readonly mobilenet: Float32Array;
+  /**
+   * The whole oriented image as 8-bit sRGB, downscaled to PreprocessOptions.orientedMaxSide, when
+   * asked for (the input gate's quality checks read it).
+   */
+  readonly oriented?: {
+    readonly rgb: Uint8Array;
+    readonly width: number;
+    readonly height: number;
+    readonly originalWidth: number;
+    readonly originalHeight: number;
+  };
 }
 
 /** Why an input could not be used. Every bad file gets one of these, never a crash. */
@@ -89,6 +100,12 @@ export interface Classification {
   readonly modelVersion: string;
   readonly backend: BackendInfo;
   readonly timingsMs: Readonly<Record<string, number>>;
+  /**
+   * The input gate's judgement (electron/model/input-gate/). When it is 'refused' the fields
+   * above are still computed (a clinician may ask to see them anyway) but must not be shown as a
+   * result: see common/gate.ts. Absent only from stand-in classifiers that predate the gate.
+   */
+  readonly gate?: GateResult;
 }
 
 export type CamKind = 'fused' | 'inception_v3' | 'mobilenet_v2';

@@ -1,11 +1,14 @@
 /**
  * Batch summary: counts per tier, then one table of every file of the batch, highest risk first,
  * with thumbnails. Files that could not be classified (and any not reached yet) are listed after
- * the classified ones with the reason, never left out.
+ * the classified ones with the reason, never left out. Images the input gate refused ("Cannot
+ * assess", with the reason) count apart from the tiers and come after the classified ones,
+ * without probability or heatmap; one a clinician chose to see anyway carries the mark "outside
+ * the model's validated range".
  */
 import { COLORS, ReportDocument, type RenderedReport, type Status } from './document.ts';
 import { mapLimit, preparePageImage, type PageImage } from './images.ts';
-import { tierCounts, tierExplanation } from './sections.ts';
+import { cannotAssessText, outsideRangeText, statusOfPrediction, tierCounts, tierExplanation } from './sections.ts';
 import type { BatchReportData, BatchReportRow } from './types.ts';
 import { isolate } from './text.ts';
 
@@ -30,13 +33,13 @@ const COLUMNS: readonly Column[] = [
 ];
 
 export function statusOf(row: BatchReportRow): Status {
-  if (row.prediction) return row.prediction.tier;
+  if (row.prediction) return statusOfPrediction(row.prediction);
   return row.item.status === 'pending' ? 'pending' : 'error';
 }
 
-/** Highest probability first; then failures, then files not processed yet, each by path. */
+/** Highest probability first; then images the input gate refused, failures, files not processed yet, each by path. */
 export function sortRows(rows: readonly BatchReportRow[]): BatchReportRow[] {
-  const rank = (r: BatchReportRow) => (r.prediction ? 0 : r.item.status === 'pending' ? 2 : 1);
+  const rank = (r: BatchReportRow) => (r.prediction ? (statusOfPrediction(r.prediction) === 'cannot_assess' ? 1 : 0) : r.item.status === 'pending' ? 3 : 2);
   return [...rows].sort((a, b) => {
     const ra = rank(a);
     const rb = rank(b);
@@ -58,7 +61,7 @@ export async function renderBatchReport(data: BatchReportData): Promise<Rendered
   const rows = sortRows(data.rows);
   const thumbs = await mapLimit(rows, 4, async (row) => ({
     original: row.prediction || row.image ? await preparePageImage(row.original, THUMB, THUMB) : null,
-    overlay: row.prediction ? await preparePageImage(row.overlay, THUMB, THUMB) : null,
+    overlay: row.prediction && statusOfPrediction(row.prediction) !== 'cannot_assess' ? await preparePageImage(row.overlay, THUMB, THUMB) : null,
   }));
 
   r.paragraph('Batch summary', { size: 20, weight: 'bold' }, r.left, r.contentWidth, 2);
@@ -101,6 +104,7 @@ function drawCounts(r: ReportDocument, rows: readonly BatchReportRow[]): void {
     ['High', counts.high, COLORS.high],
     ['Review', counts.review, COLORS.review],
     ['Low', counts.low, COLORS.low],
+    ['Cannot assess', counts.cannot_assess, COLORS.cannot_assess],
     ['Not classified', counts.error, COLORS.error],
     ['Pending', counts.pending, COLORS.pending],
     ['Total', rows.length, COLORS.text],
@@ -143,15 +147,23 @@ function drawRow(r: ReportDocument, row: BatchReportRow, index: number, thumbs: 
   const style = { size: SIZE, color: COLORS.text };
   const file = r.text.layout(relativePath(row.item.path, root), cellW(3), { ...style, weight: 'bold' as const }, 10);
   const status = statusOf(row);
-  const p = row.prediction;
+  // A refused image shows its reason where the result would be: no probability, no tier, no map.
+  const p = row.prediction && status !== 'cannot_assess' ? row.prediction : null;
   let detail = null;
   const mergedW = COLUMNS.slice(4).reduce((w, c) => w + c.width, 0) - 2 * PAD;
   if (!p) {
-    const why = status === 'pending' ? 'Not processed yet.' : row.item.error || 'Could not be classified (no reason recorded).';
+    const why =
+      status === 'cannot_assess'
+        ? cannotAssessText(row.prediction!)
+        : status === 'pending'
+          ? 'Not processed yet.'
+          : row.item.error || 'Could not be classified (no reason recorded).';
     detail = r.text.layout(why, mergedW, { size: SIZE, color: COLORS.text }, 10);
   }
+  const outside = p ? outsideRangeText(p, r.isoDateTime, true) : null;
+  const mark = outside ? r.text.layout(outside, COLUMNS.slice(4, 7).reduce((w, c) => w + c.width, 0) - 2 * PAD, { size: 7, weight: 'bold', color: COLORS.cannot_assess }, 10) : null;
   const review = row.review ? r.text.layout(`${row.review.verdict}${row.review.finalDiagnosis ? `: ${isolate(row.review.finalDiagnosis)}` : ''}`, cellW(7), style, 4) : null;
-  const textH = Math.max(file.height, detail ? detail.height + 16 : 0, review?.height ?? 0);
+  const textH = Math.max(file.height, detail ? detail.height + 16 : 0, mark ? mark.height + 16 : 0, review?.height ?? 0);
   const h = Math.max(THUMB, textH) + 2 * PAD;
   r.ensure(h);
   const top = r.y;
@@ -160,11 +172,13 @@ function drawRow(r: ReportDocument, row: BatchReportRow, index: number, thumbs: 
   r.text.draw(r.text.layout(String(index + 1), cellW(0), { size: SIZE, color: COLORS.muted }, 1), xs[0]! + PAD, ty);
   if (p || row.image) r.image(thumbs.original, xs[1]! + PAD, ty, THUMB, THUMB, 'no image');
   if (p) r.image(thumbs.overlay, xs[2]! + PAD, ty, THUMB, THUMB, 'no overlay');
+  else if (status === 'cannot_assess') r.image(null, xs[2]! + PAD, ty, THUMB, THUMB, 'withheld');
   r.text.draw(file, xs[3]! + PAD, ty);
   if (p) {
     r.text.draw(r.text.layout(`${(p.pMalignant * 100).toFixed(1)}%`, cellW(4), { size: 9, weight: 'bold' }, 1), xs[4]! + PAD, ty);
     r.badge(p.tier, xs[5]! + PAD, ty, 7);
     r.text.draw(r.text.layout(`\u00b1${p.uncertainty.toFixed(3)}`, cellW(6), style, 1), xs[6]! + PAD, ty);
+    if (mark) r.text.draw(mark, xs[4]! + PAD, ty + 15);
     if (review) r.text.draw(review, xs[7]! + PAD, ty);
     else r.text.draw(r.text.layout('\u2014', cellW(7), { size: SIZE, color: COLORS.muted }, 1), xs[7]! + PAD, ty);
   } else {

@@ -31,9 +31,11 @@ export const COLORS = {
   high: '#b71c1c',
   error: '#5f6368',
   pending: '#7a7a7a',
+  /** Refused by the input gate: a neutral slate, no tier colour. */
+  cannot_assess: '#37474f',
 } as const;
 
-export type Status = Tier | 'error' | 'pending';
+export type Status = Tier | 'error' | 'pending' | 'cannot_assess';
 
 const STATUS_LABEL: Record<Status, string> = {
   low: 'LOW',
@@ -41,6 +43,7 @@ const STATUS_LABEL: Record<Status, string> = {
   high: 'HIGH',
   error: 'NOT CLASSIFIED',
   pending: 'PENDING',
+  cannot_assess: 'CANNOT ASSESS',
 };
 
 /** "2026-11-28 10:15 CET": minutes are enough on paper, and the zone is always named. */

@@ -5,7 +5,7 @@
 import { COLORS, ReportDocument, formatProbability, formatUncertainty, type RenderedReport } from './document.ts';
 import { mapLimit, preparePageImage } from './images.ts';
 import { drawRiskPlot, type RiskPoint } from './risk-plot.ts';
-import { patientRows, reviewText, tierExplanation } from './sections.ts';
+import { cannotAssessText, outsideRangeText, patientRows, reviewText, statusOfPrediction, tierExplanation } from './sections.ts';
 import type { LesionReportData, LesionReportEntry } from './types.ts';
 import { isolate } from './text.ts';
 
@@ -57,7 +57,8 @@ export async function renderLesionReport(data: LesionReportData): Promise<Render
 
   const points: RiskPoint[] = [];
   entries.forEach((e) => {
-    if (e.prediction) {
+    // An image the input gate refused has no probability to plot (until a clinician shows it anyway).
+    if (e.prediction && statusOfPrediction(e.prediction) !== 'cannot_assess') {
       points.push({ date: entryDate(e), p: e.prediction.pMalignant, uncertainty: e.prediction.uncertainty, threshold: e.prediction.threshold, tier: e.prediction.tier });
     }
   });
@@ -98,9 +99,18 @@ function drawRow(
     const head = r.text.layout(`${offset + i + 1}/${total} \u00b7 ${entryDate(e)}`, colW, { size: 9, weight: 'bold' }, 1);
     const sub = r.text.layout([e.visit?.clinician ?? '', e.image.originalName].filter((s) => s).map(isolate).join(' \u00b7 '), colW, { size: 7.5, color: COLORS.muted }, 3);
     const p = e.prediction;
-    const result = p
-      ? r.text.layout(`${formatProbability(p.pMalignant)}\nuncertainty ${formatUncertainty(p.uncertainty)} \u00b7 threshold ${p.threshold.toFixed(2)}`, colW, small, 3)
-      : r.text.layout('Not classified.', colW, small, 1);
+    const refused = p !== null && statusOfPrediction(p) === 'cannot_assess';
+    const outside = p ? outsideRangeText(p, r.isoDateTime) : null;
+    const result = refused
+      ? r.text.layout(cannotAssessText(p), colW, small, 8)
+      : p
+        ? r.text.layout(
+            `${formatProbability(p.pMalignant)}\nuncertainty ${formatUncertainty(p.uncertainty)} \u00b7 threshold ${p.threshold.toFixed(2)}${outside ? `\n${outside}` : ''}`,
+            colW,
+            small,
+            outside ? 12 : 3,
+          )
+        : r.text.layout('Not classified.', colW, small, 1);
     const review = r.text.layout(`Review: ${reviewText(e.review, r.isoDateTime)}`, colW, { size: 7.5, color: COLORS.text }, 8);
     return { head, sub, result, review };
   });
@@ -116,9 +126,10 @@ function drawRow(
     r.text.draw(c.sub, x, top + c.head.height);
     const picTop = top + textTop;
     r.image(pics[i]!.original, x, picTop, colW, PIC_H, 'original image unavailable');
-    r.image(pics[i]!.overlay, x, picTop + PIC_H + 4, colW, PIC_H, e.prediction ? 'no Grad-CAM overlay stored' : 'not classified');
+    const status = e.prediction ? statusOfPrediction(e.prediction) : null;
+    r.image(status === 'cannot_assess' ? null : pics[i]!.overlay, x, picTop + PIC_H + 4, colW, PIC_H, !e.prediction ? 'not classified' : status === 'cannot_assess' ? 'cannot assess: no overlay' : 'no Grad-CAM overlay stored');
     let y = picTop + 2 * PIC_H + 10;
-    if (e.prediction) r.badge(e.prediction.tier, x, y, 7.5);
+    if (status) r.badge(status, x, y, 7.5);
     else r.badge('error', x, y, 7.5);
     y += 16;
     r.text.draw(c.result, x, y);

@@ -1,6 +1,8 @@
 /**
  * Visit report: who, when, by whom, then every image of the visit with its Grad-CAM overlay,
- * the calibrated probability, tier, uncertainty, threshold and the clinician's review.
+ * the calibrated probability, tier, uncertainty, threshold and the clinician's review. An image
+ * the input gate refused shows "Cannot assess" with the reasons instead (no probability, tier or
+ * heatmap) and counts apart; one shown anyway carries the "outside the model's validated range" mark.
  */
 import {
   COLORS,
@@ -11,7 +13,7 @@ import {
   thresholdVerdict,
 } from './document.ts';
 import { mapLimit, preparePageImage } from './images.ts';
-import { patientRows, reviewText, tierCounts, tierExplanation } from './sections.ts';
+import { cannotAssessText, outsideRangeText, patientRows, reviewText, statusOfPrediction, tierCounts, tierExplanation } from './sections.ts';
 import type { ReportImage, VisitReportData } from './types.ts';
 import { isolate } from './text.ts';
 
@@ -23,7 +25,7 @@ export async function renderVisitReport(data: VisitReportData): Promise<Rendered
   const imageW = (r.contentWidth - IMAGE_GAP) / 2;
   const prepared = await mapLimit(data.images, 4, async (img) => ({
     original: await preparePageImage(img.original, imageW, IMAGE_H),
-    overlay: await preparePageImage(img.overlay, imageW, IMAGE_H),
+    overlay: img.prediction && statusOfPrediction(img.prediction) === 'cannot_assess' ? null : await preparePageImage(img.overlay, imageW, IMAGE_H),
   }));
 
   r.paragraph('Visit report', { size: 20, weight: 'bold' }, r.left, r.contentWidth, 2);
@@ -52,9 +54,10 @@ export async function renderVisitReport(data: VisitReportData): Promise<Rendered
 }
 
 function summaryLine(images: readonly ReportImage[]): string {
-  const c = tierCounts(images.map((i) => (i.prediction ? i.prediction.tier : 'error')));
+  const c = tierCounts(images.map((i) => (i.prediction ? statusOfPrediction(i.prediction) : 'error')));
   const parts = [`${images.length} image${images.length === 1 ? '' : 's'}`];
   parts.push(`high ${c.high}`, `review ${c.review}`, `low ${c.low}`);
+  if (c.cannot_assess) parts.push(`cannot assess ${c.cannot_assess}`);
   if (c.error) parts.push(`not classified ${c.error}`);
   return parts.join(' \u00b7 ');
 }
@@ -94,7 +97,7 @@ function drawImageSection(
     imgTop,
     imageW,
     IMAGE_H,
-    img.prediction ? 'no Grad-CAM overlay stored' : 'not classified: no overlay',
+    !img.prediction ? 'not classified: no overlay' : statusOfPrediction(img.prediction) === 'cannot_assess' ? 'cannot assess: no overlay' : 'no Grad-CAM overlay stored',
   );
   r.y = imgTop + IMAGE_H + 8;
 
@@ -104,6 +107,16 @@ function drawImageSection(
     r.badge('error', r.left, r.y);
     r.y += 18;
     r.keyValues([['Result', 'This image has no prediction.']]);
+  } else if (statusOfPrediction(p) === 'cannot_assess') {
+    r.ensure(20);
+    const w = r.badge('cannot_assess', r.left, r.y, 9);
+    const headline = r.text.layout(cannotAssessText(p), r.contentWidth - w - 10, { size: 10.5, weight: 'bold' }, 6);
+    r.text.draw(headline, r.left + w + 8, r.y - 0.5);
+    r.y += Math.max(18, headline.height + 4);
+    r.keyValues([
+      ['Result', 'None: the model cannot judge this image (input gate). Capture it again if possible.'],
+      ['Model version', p.modelVersion === currentModel ? p.modelVersion : `${p.modelVersion} (differs from the current ${currentModel})`],
+    ]);
   } else {
     r.ensure(20);
     const w = r.badge(p.tier, r.left, r.y, 9);
@@ -113,6 +126,8 @@ function drawImageSection(
     }, 2);
     r.text.draw(headline, r.left + w + 8, r.y - 0.5);
     r.y += Math.max(18, headline.height + 4);
+    const outside = outsideRangeText(p, r.isoDateTime);
+    if (outside) r.paragraph(outside, { size: 9, weight: 'bold', color: COLORS.cannot_assess }, r.left, r.contentWidth, 4);
     const rows: [string, string][] = [
       ['Tier', p.tier],
       ['Uncertainty', `${formatUncertainty(p.uncertainty)} (spread of the probability over test-time views)`],

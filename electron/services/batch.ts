@@ -56,7 +56,7 @@ export function createBatchRunner(store: Store, model: ModelService, events: Eve
         const failures = store.batches
           .listItems(id, { status: 'error', pageSize: 500 })
           .items.map((item) => ({ path: item.path, error: item.error ?? 'unknown error' }));
-        return { job, failures };
+        return { job, failures, counts: store.batches.triageCounts(id) };
       },
       async 'batch.list'({ visitId, limit }) {
         return store.batches.listJobs({ visitId, pageSize: limit }).items;

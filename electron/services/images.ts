@@ -70,7 +70,7 @@ export function imageChannels(store: Store, model: ModelService): ChannelsOf<'im
   };
 }
 
-export function reviewChannels(store: Store): ChannelsOf<'reviews.create' | 'predictions.list'> {
+export function reviewChannels(store: Store): ChannelsOf<'reviews.create' | 'predictions.list' | 'predictions.showAnyway'> {
   return {
     async 'reviews.create'(input) {
       store.images.require(input.imageId);
@@ -78,6 +78,9 @@ export function reviewChannels(store: Store): ChannelsOf<'reviews.create' | 'pre
     },
     async 'predictions.list'({ page, pageSize, tier, sort }) {
       return store.listPredictions({ page, pageSize, sort, ...(tier ? { tier } : {}) });
+    },
+    async 'predictions.showAnyway'({ id, clinician }) {
+      return store.predictions.showAnyway(id, clinician);
     },
   };
 }

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { AppInfo, Channel, RequestOf, ResponseOf } from '#common/ipc';
 import { projectRoot } from '../../electron/util/paths.ts';
 import { createServicesClient, type ServicesClient } from '../../electron/services-host/client.ts';
@@ -45,6 +45,23 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A 1280x800 page whose page errors and console errors are collected into `problems`. */
+export async function watchedPage(browser: Browser, problems: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error: ${msg.text()}`);
+  });
+  return page;
+}
+
+/** Closes what a suite opened, whichever of it was opened before a failure. */
+export async function closeSuite(browser: Browser | undefined, ws: Workstation | undefined, scratch: string | undefined): Promise<void> {
+  await browser?.close();
+  await ws?.close();
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
 }
 
 export interface Workstation {

@@ -245,7 +245,8 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await failures.waitFor();
     await expect(failures.textContent()).resolves.toMatch(/truncated-copy\.jpg: .*truncated-copy\.jpg/);
     const tiers = await page.getByTestId('risk-badge').evaluateAll((els) => els.map((e) => e.getAttribute('data-tier')));
-    expect(tiers.every((t) => t === 'low' || t === 'review' || t === 'high')).toBe(true);
+    // A tier each, or "Cannot assess" where the input gate refused the image (one fixture of the batch is out of distribution).
+    expect(tiers.every((t) => t === 'low' || t === 'review' || t === 'high' || t === 'cannot_assess')).toBe(true);
     await shot('05-visit');
   });
 
@@ -393,7 +394,8 @@ describe.skipIf(!canRun)('workstation in a real browser', () => {
     await page.getByRole('link', { name: 'Results' }).click();
     await page.getByTestId('results-screen').waitFor();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="result-row"]').length === 9);
-    const percents = await page.getByTestId('result-row').evaluateAll((rows) => rows.map((r) => Number(/(\d+)%/.exec(r.textContent ?? '')?.[1])));
+    // Rows the input gate refused show no probability ("Cannot assess"); the others are riskiest first.
+    const percents = (await page.getByTestId('result-row').evaluateAll((rows) => rows.map((r) => Number(/(\d+)%/.exec(r.textContent ?? '')?.[1])))).filter((p) => !Number.isNaN(p));
     expect(percents).toEqual([...percents].sort((a, b) => b - a));
     await expect(page.getByTestId('results-table').textContent()).resolves.toMatch(/Disagreed — dysplastic nevus/);
     await shot('12-results');

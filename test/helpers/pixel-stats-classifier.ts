@@ -4,8 +4,14 @@
  * preprocessing (so every hostile file fails exactly as it would with the real model) and
  * derives its score from the pixels: darker, more contrasted crops score higher. Overlays are
  * real PNGs made from the prepared pixels. It is not a model of anything clinical.
+ *
+ * The input gate is the real one as far as a stand-in can have it: the shipped quality checks on
+ * the same decoded image the real classifier gives them; no out-of-distribution stage (it needs
+ * a model's features), so every result says `oodChecked: false`, as for a model without statistics.
  */
 import sharp from 'sharp';
+import { GATE_MAX_SIDE } from '../../electron/model/input-gate/decode.ts';
+import { checkQualityImage, gateVersion, shippedThresholds } from '../../electron/model/input-gate/gate.ts';
 import { prepareBuffer, prepareImage } from '../../electron/model/preprocess.ts';
 import type { CamImages, Classifier, ClassifyOptions, ClassifyResult, PreparedImage } from '../../electron/model/types.ts';
 
@@ -27,11 +33,11 @@ export class PixelStatsClassifier implements Classifier {
   }
 
   classifyFile(file: string, options?: ClassifyOptions): Promise<ClassifyResult> {
-    return this.classify(file, () => prepareImage(file), options);
+    return this.classify(file, () => prepareImage(file, { orientedMaxSide: GATE_MAX_SIDE }), options);
   }
 
   classifyBuffer(bytes: Buffer, name: string, options?: ClassifyOptions): Promise<ClassifyResult> {
-    return this.classify(name, () => prepareBuffer(bytes, name), options);
+    return this.classify(name, () => prepareBuffer(bytes, name, { orientedMaxSide: GATE_MAX_SIDE }), options);
   }
 
   async dispose(): Promise<void> {}
@@ -56,6 +62,7 @@ export class PixelStatsClassifier implements Classifier {
     const p = Math.min(1, Math.max(0, pRaw));
     const threshold = 0.4;
     const cams = options.cam ? await this.cams(prepared) : undefined;
+    const quality = checkQualityImage(prepared.oriented!);
     return {
       file: name,
       width: prepared.width,
@@ -70,6 +77,13 @@ export class PixelStatsClassifier implements Classifier {
         modelVersion: this.modelVersion,
         backend: { backbones: 'none', head: 'pixel-stats' },
         timingsMs: { total_ms: performance.now() - t0 },
+        gate: {
+          verdict: quality.verdict,
+          reasons: quality.reasons.map((r) => ({ ...r })),
+          scores: { quality: { ...quality.scores.quality } },
+          version: gateVersion(shippedThresholds()),
+          oodChecked: false,
+        },
       },
       ...(cams ? { cams } : {}),
     };

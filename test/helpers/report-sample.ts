@@ -130,8 +130,26 @@ export function samplePrediction(i: number, p: number, overrides: Partial<Predic
     backend: 'onnxruntime:cpu + tfjs:cpu',
     timingMs: 120,
     createdAt: AT,
+    gate: null,
     ...overrides,
   };
+}
+
+/** A prediction the input gate refused; `shownAnyway` gives the clinician who asked to see it. */
+export function refusedPrediction(i: number, p: number, shownAnyway: string | null = null): Prediction {
+  return samplePrediction(i, p, {
+    gate: {
+      verdict: 'refused',
+      reasons: [
+        { code: 'too_dark', message: 'image too dark: luminance 4% of range in its brightest part (95th percentile; needs at least 44%)', metric: 'lumaP95', value: 0.04, threshold: 0.443 },
+        { code: 'out_of_distribution', message: 'image unlike the dermoscopy images the model was trained on: distance 56.75 (mahalanobis; 99.5% of validation images are at most 6.93)', metric: 'mahalanobis', value: 56.75, threshold: 6.93 },
+      ],
+      scores: { quality: { lumaP95: 0.04 }, ood: { mahalanobis: 56.75, branches: {} } },
+      version: 'gate/1 test',
+      oodChecked: true,
+      shownAnyway: shownAnyway ? { by: shownAnyway, at: '2026-11-28T08:10:00.000Z' } : null,
+    },
+  });
 }
 
 export function sampleReview(i: number, overrides: Partial<Review> = {}): Review {

@@ -54,14 +54,22 @@ describe('dermafuse batch', () => {
     const summary = await runBatchCli(root, { db, patient: 'MRN-77', progress: true }, classifier, streams);
     expect(summary).toMatchObject({ status: 'done', total: 6, done: 5, failed: 1, classifiedThisRun: 5, resumed: false });
     expect(summary.errors).toEqual([{ path: join(root, 'broken.jpg'), error: expect.stringMatching(/^not_an_image: /) }]);
-    expect(summary.tiers.low + summary.tiers.review + summary.tiers.high).toBe(5);
+    // 40x30 plain colours: the input gate refuses each (too small, mostly uniform); they count apart from the tiers.
+    expect(summary.tiers.low + summary.tiers.review + summary.tiers.high + summary.cannotAssess).toBe(5);
+    expect(summary.cannotAssess).toBe(5);
     expect(exitCodeOf(summary)).toBe(0);
     const text = formatSummary(summary);
     expect(text).toContain('5 of 6 image(s) classified, 1 failed');
     expect(text).toContain('broken.jpg: not_an_image');
+    expect(text).toContain('cannot assess (input gate) 5');
 
     const store = openStore({ file: db });
     expect(store.listPredictions({ patientId: patient.id }).total).toBe(5);
+    // The gate's verdict is stored with each prediction.
+    const gate = store.listPredictions({ patientId: patient.id, tier: 'cannot_assess' }).items[0]!.prediction.gate!;
+    expect(gate.verdict).toBe('refused');
+    expect(gate.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['too_small', 'uniform']));
+    expect(gate.shownAnyway).toBeNull();
     store.close();
 
     const again = await runBatchCli(root, { db, patient: `id:${patient.id}` }, classifier, io().io);
@@ -82,7 +90,7 @@ describe('dermafuse batch', () => {
   it('exits non-zero only when nothing could be classified or the run was interrupted', () => {
     const base: BatchCliSummary = {
       database: 'x', jobId: 1, status: 'done', resumed: false, modelVersion: 'm', total: 2, done: 0, failed: 2,
-      classifiedThisRun: 0, reusedThisRun: 0, tiers: { low: 0, review: 0, high: 0 }, errors: [], elapsedSec: 0, storeMsPerImage: null,
+      classifiedThisRun: 0, reusedThisRun: 0, tiers: { low: 0, review: 0, high: 0 }, cannotAssess: 0, errors: [], elapsedSec: 0, storeMsPerImage: null,
     };
     expect(exitCodeOf(base)).toBe(1);
     expect(exitCodeOf({ ...base, done: 1, failed: 1 })).toBe(0);

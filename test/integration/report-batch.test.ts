@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderBatchReport, sortRows, statusOf } from '../../electron/report/batch-report.ts';
-import { sampleBatchData } from '../helpers/report-sample.ts';
+import { refusedPrediction, sampleBatchData } from '../helpers/report-sample.ts';
+import { triageOf } from '#common/gate';
 import type { BatchReportData } from '../../electron/report/types.ts';
 import {
   canRenderFixtures,
@@ -26,7 +27,10 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
     const rows = base.rows.map((r, i) =>
       i === 4
         ? { ...r, item: { ...r.item, status: 'error' as const, error: `unreadable: ${'/very/deep/folder'.repeat(12)}/x.jpg: EACCES permission denied` }, image: null, prediction: null, review: null, original: null, overlay: null }
-        : r,
+        : // Refused by the input gate: one left so ("Cannot assess"), one shown anyway (marked).
+          i === 2 || i === 6
+          ? { ...r, prediction: refusedPrediction(i, i === 2 ? 0.93 : 0.81, i === 6 ? 'Dr. A. Nowak' : null) }
+          : r,
     );
     data = { ...base, rows };
     const report = await renderBatchReport(data);
@@ -46,7 +50,7 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
     const found = expected.map((name) => back.layout.indexOf(name));
     expect(expected.filter((_, i) => found[i]! < 0)).toEqual([]);
     expect([...found].sort((a, b) => a - b)).toEqual(found);
-    const ps = sortRows(data.rows).filter((r) => r.prediction).map((r) => r.prediction!.pMalignant);
+    const ps = sortRows(data.rows).filter((r) => r.prediction && triageOf(r.prediction) !== 'cannot_assess').map((r) => r.prediction!.pMalignant);
     expect([...ps].sort((a, b) => b - a)).toEqual(ps);
   });
 
@@ -56,14 +60,26 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
     const flat = squash(back.text);
     for (const f of failures) expect(flat).toContain(squash(f.item.error!));
     const count = (s: string) => data.rows.filter((r) => statusOf(r) === s).length;
-    const counts = [count('high'), count('review'), count('low'), count('error'), count('pending'), data.rows.length];
+    const counts = [count('high'), count('review'), count('low'), count('cannot_assess'), count('error'), count('pending'), data.rows.length];
+    expect(count('cannot_assess')).toBe(1);
     expect(back.layout).toMatch(new RegExp(counts.join('\\s+')));
     expect(back.text.match(/NOT CLASSIFIED/g)?.length).toBe(failures.length);
     expect(back.text.match(/PENDING/g)?.length ?? 0).toBe(count('pending'));
   });
 
+  it('prints "Cannot assess" with the reason instead of a result for a refused image, and marks one shown anyway', () => {
+    const flat = squash(back.text);
+    expect(back.text.match(/CANNOT ASSESS/g)?.length).toBe(1);
+    expect(flat).toContain(squash('Cannot assess \u2014 image too dark: luminance 4% of range in its brightest part (95th percentile; needs at least 44%); image unlike the dermoscopy images'));
+    // Its probability is not printed anywhere; the one shown anyway is, with the mark.
+    expect(back.text).not.toContain('93.0%');
+    expect(back.text).toContain('81.0%');
+    expect(flat).toContain(squash("Outside the model's validated range (input gate: image too dark, unlike the dermoscopy images the model was trained on)"));
+    expect(flat).toContain(squash('shown anyway at the request of Dr. A. Nowak'));
+  });
+
   it('prints probabilities and tiers of classified files', () => {
-    for (const r of data.rows.filter((x) => x.prediction)) {
+    for (const r of data.rows.filter((x) => x.prediction && triageOf(x.prediction) !== 'cannot_assess')) {
       expect(back.text).toContain(`${(r.prediction!.pMalignant * 100).toFixed(1)}%`);
     }
     expect(back.text).toContain('HIGH');
@@ -72,7 +88,8 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
 
   it('shows a thumbnail and an overlay per classified file, small and undistorted', () => {
     const images = imagesOf(back.file);
-    expect(images).toHaveLength(2 * data.rows.filter((r) => r.prediction).length);
+    // No heatmap for the refused image: only its original.
+    expect(images).toHaveLength(2 * data.rows.filter((r) => r.prediction).length - 1);
     for (const im of images) {
       expect(Math.max(im.width, im.height)).toBeLessThanOrEqual(84);
       expect(Math.abs(im.xPpi - im.yPpi)).toBeLessThanOrEqual(1);

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { renderVisitReport } from '../../electron/report/visit-report.ts';
-import { samplePatient, sampleReview, sampleVisit, sampleVisitData, syntheticOverlay } from '../helpers/report-sample.ts';
+import { refusedPrediction, samplePatient, sampleReview, sampleVisit, sampleVisitData, syntheticOverlay } from '../helpers/report-sample.ts';
+import { cannotAssess } from '#common/gate';
 import { INTENDED_USE, type VisitReportData } from '../../electron/report/types.ts';
 import {
   canRenderFixtures,
@@ -39,6 +40,9 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
       overlay: await syntheticOverlay(wideOriginal, 2),
     };
     const unclassified = { ...base.images[1]!, image: { ...base.images[1]!.image, id: 98, originalName: 'no-prediction.jpg' }, prediction: null, overlay: null, review: null };
+    // The input gate refused these two: one stays "Cannot assess", one a clinician asked to see anyway.
+    const refused = { ...base.images[2]!, image: { ...base.images[2]!.image, id: 97, originalName: 'dark-capture.jpg' }, prediction: refusedPrediction(96, 0.93), review: null };
+    const shown = { ...base.images[3]!, image: { ...base.images[3]!.image, id: 96, originalName: 'shown-anyway.jpg' }, prediction: refusedPrediction(95, 0.81, 'Dr. A. Nowak'), review: null };
     data = {
       ...base,
       patient: samplePatient({ name: 'Łukasz Żółć 山田太郎 محمد', identifier: 'MRN-7/2026 <b>' }),
@@ -48,6 +52,8 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
         ...base.images.slice(1),
         wide,
         unclassified,
+        refused,
+        shown,
       ],
     };
     const report = await renderVisitReport(data);
@@ -81,7 +87,7 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
     data.images.forEach((img, i) => {
       expect(t).toContain(squash(`Image ${i + 1} of ${data.images.length}: ${img.image.originalName}`));
       const p = img.prediction;
-      if (!p) return;
+      if (!p || cannotAssess(p)) return;
       expect(t).toContain(squash(`${p.pMalignant.toFixed(3)} (${(p.pMalignant * 100).toFixed(1)}%)`));
       expect(t).toContain(squash(`\u00b1${p.uncertainty.toFixed(3)}`));
       expect(t).toContain(squash(`${p.threshold.toFixed(3)}: ${p.pMalignant >= p.threshold ? 'at or above' : 'below'} threshold`));
@@ -90,6 +96,18 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
     expect(t).toContain(squash('Excise; re-check in 3 months.'));
     expect(t).toContain('NOTCLASSIFIED');
     expect(t).toContain(squash('This image has no prediction.'));
+  });
+
+  it('prints "Cannot assess" with the reasons and no probability for a refused image, counted apart; marks one shown anyway', () => {
+    const t = squash(back.text);
+    expect(t).toContain(squash('cannot assess 1'));
+    expect(t).toContain('CANNOTASSESS');
+    expect(t).toContain(squash('Cannot assess \u2014 image too dark: luminance 4% of range in its brightest part'));
+    expect(t).toContain(squash('None: the model cannot judge this image (input gate).'));
+    expect(t).not.toContain(squash('0.930 (93.0%)'));
+    expect(t).toContain(squash('0.810 (81.0%)'));
+    expect(t).toContain(squash("Outside the model's validated range: the input gate refused this image (image too dark"));
+    expect(t).toContain(squash('shown anyway at the request of Dr. A. Nowak, 2026-11-28 08:10 UTC'));
   });
 
   it('prints hostile user text literally, minus characters that hide or reorder it', () => {
@@ -122,8 +140,8 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
 
   it('keeps every image aspect ratio and downsizes to print resolution', () => {
     const images = imagesOf(back.file);
-    // 4 originals + 4 overlays (the wide one twice); the unclassified image has no overlay.
-    expect(images).toHaveLength(2 * data.images.length - 1);
+    // Originals + overlays (the wide one twice); the unclassified and the refused image have no overlay.
+    expect(images).toHaveLength(2 * data.images.length - 2);
     for (const im of images) {
       expect(Math.abs(im.xPpi - im.yPpi)).toBeLessThanOrEqual(1);
       // A half-page-wide box at 150 dpi is about 505 pixels: nothing larger is embedded.

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FusionHead } from '../../electron/model/head.ts';
 import { branchScore } from '../../electron/model/input-gate/ood.ts';
 import type { QualityScores } from '../../electron/model/input-gate/quality.ts';
 import { lowerQuantile, passShare, selectThreshold } from '../../electron/model/input-gate/thresholds.ts';
@@ -149,12 +150,15 @@ describe('input gate: building a model version\'s OOD statistics', () => {
     const ex = (source: string, i: number): { source: string; label: number; inception: number[]; mobilenet: number[] } => ({ source, label: i % 2, inception: vec(12), mobilenet: vec(8) });
     const train = Array.from({ length: 200 }, (_, i) => ex('a', i));
     const val = Array.from({ length: 200 }, (_, i) => ex(i < 100 ? 'a' : 'b', i));
-    const head = {
-      mean: new Float32Array(20),
-      std: new Float32Array(20).fill(1),
-      layers: [],
-      output: { kernel: Float32Array.from({ length: 40 }, (_, i) => (i % 7) / 10 - 0.3), bias: Float32Array.from([0, 0]), fanIn: 20, fanOut: 2 },
-    };
+    const head = FusionHead.fromArrays(
+      { branches: ['inception', 'mobilenet'], inceptionChannels: 12, mobilenetChannels: 8, pooling: 'avg', hidden: [], dropout: 0 },
+      {
+        mean: new Float32Array(20),
+        std: new Float32Array(20).fill(1),
+        layers: [],
+        output: { kernel: Float32Array.from({ length: 40 }, (_, i) => (i % 7) / 10 - 0.3), bias: Float32Array.from([0, 0]), fanIn: 20, fanOut: 2 },
+      },
+    );
     const built = buildOodStats(train, val, { modelVersion: 'm', head, k: 4, percentile: 99, command: 'test' });
     expect(built.header.mahalanobis.validation).toEqual({ n: 200, bySource: { a: 100, b: 100 } });
     const stats = decodeOodStats(built.header, built.bin);

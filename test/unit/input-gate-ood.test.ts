@@ -2,15 +2,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { HeadArrays } from '../../electron/model/head.ts';
+import { averagePool, FusionHead } from '../../electron/model/head.ts';
 import { checkQualityImage, gateFeatures, reasonsLine } from '../../electron/model/input-gate/gate.ts';
 import {
-  averagePool,
   branchScore,
   decodeOodStats,
   encodeOodStats,
   energyScore,
-  headLogits,
   loadOodStats,
   OOD_BIN,
   OOD_JSON,
@@ -78,15 +76,22 @@ describe('input gate: Mahalanobis and energy arithmetic', () => {
     expect(Array.from(averagePool(map, 1))).toEqual([0, 1]);
   });
 
-  it('runs the head forward as standardise -> dense+ReLU -> dense', () => {
-    const head: HeadArrays = {
-      mean: Float32Array.from([1, 0]),
-      std: Float32Array.from([2, 1]),
-      layers: [{ kernel: Float32Array.from([1, -1, 1, 1]), bias: Float32Array.from([0, 0]), fanIn: 2, fanOut: 2 }],
-      output: { kernel: Float32Array.from([1, 0, 0, 1]), bias: Float32Array.from([0.5, -0.5]), fanIn: 2, fanOut: 2 },
-    };
+  it("takes the energy score's two logits from the runtime head (standardise -> dense+ReLU -> dense)", () => {
+    const head = FusionHead.fromArrays(
+      { branches: ['inception'], inceptionChannels: 2, mobilenetChannels: 0, pooling: 'avg', hidden: [2], dropout: 0 },
+      {
+        mean: Float32Array.from([1, 0]),
+        std: Float32Array.from([2, 1]),
+        layers: [{ kernel: Float32Array.from([1, -1, 1, 1]), bias: Float32Array.from([0, 0]), fanIn: 2, fanOut: 2 }],
+        output: { kernel: Float32Array.from([1, 0, 0, 1]), bias: Float32Array.from([0.5, -0.5]), fanIn: 2, fanOut: 2 },
+      },
+    );
     // x = ((3-1)/2, 2) = (1, 2); hidden = relu(1+2, -1+2) = (3, 1); out = (3.5, 0.5)
-    expect(headLogits(head, [3, 2])).toEqual([3.5, 0.5]);
+    expect(head.classLogitsFromPooled([3, 2])).toEqual([3.5, 0.5]);
+    // The same pass from a feature map: a 1x1 map pools to itself; the difference is logits()'s value.
+    const map = { data: Float32Array.from([3, 2]), shape: [1, 1, 1, 2] as const };
+    expect(head.classLogits(map, null)).toEqual([3.5, 0.5]);
+    expect(head.logits(map, null)[0]).toBeCloseTo(-3, 6);
   });
 });
 

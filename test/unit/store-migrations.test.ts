@@ -34,6 +34,24 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('003 adds the input gate to predictions; rows from before it keep their tier and mean "classified before the gate"', () => {
+    const db = new Database(':memory:');
+    migrate(db, migrations.slice(0, 2));
+    db.exec(`INSERT INTO images (id, sha256, original_name, original_path, imported_at, width, height, byte_size) VALUES (1, '${'a'.repeat(64)}', 'a.jpg', '/a.jpg', '2026-01-01T00:00:00Z', 1, 1, 1)`);
+    db.exec(`INSERT INTO predictions (image_id, model_version, p_malignant_raw, p_malignant, threshold, label, tier, uncertainty, backend, timing_ms, created_at)
+             VALUES (1, 'old', 0.9, 0.9, 0.5, 'malignant', 'high', 0, 'x', 1, '2026-01-01T00:00:00Z')`);
+    expect(migrate(db, migrations)).toBe(migrations.length);
+    expect(db.prepare('SELECT tier, triage, gate_verdict, shown_anyway_at FROM predictions').get()).toEqual({ tier: 'high', triage: 'high', gate_verdict: null, shown_anyway_at: null });
+    // A refused row counts apart until shown anyway; "shown anyway" needs a refusal.
+    db.exec(`UPDATE predictions SET gate_verdict = 'refused', gate_version = 'v', gate_reasons = '[]', gate_scores = '{}'`);
+    expect(db.prepare('SELECT triage, risk_rank FROM predictions').get()).toEqual({ triage: 'cannot_assess', risk_rank: -1 });
+    db.exec(`UPDATE predictions SET shown_anyway_by = 'dr', shown_anyway_at = '2026-01-02T00:00:00Z'`);
+    expect(db.prepare('SELECT triage, risk_rank FROM predictions').get()).toEqual({ triage: 'high', risk_rank: 0.9 });
+    expect(() => db.exec(`UPDATE predictions SET gate_verdict = 'ok'`)).toThrow(/CHECK/);
+    expect(() => db.exec(`UPDATE predictions SET gate_version = NULL`)).toThrow(/CHECK/);
+    db.close();
+  });
+
   it('re-opening an up-to-date file changes nothing', () => {
     const file = join(dir, 'b.sqlite');
     openDatabase(file).close();

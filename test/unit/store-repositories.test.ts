@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit } from '#common/domain';
+import { ImageRecord, Lesion, LesionTimelineEntry, Patient, PredictionPage, Review, Settings, Visit, type GateResult } from '#common/domain';
+import { cannotAssess, outsideValidatedRange, triageOf } from '#common/gate';
 import type { ClassifyResult } from '../../electron/model/types.ts';
 import { openStore, persistClassification, StoreError, type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
@@ -29,6 +30,14 @@ async function png(file: string, colour: { r: number; g: number; b: number }, wi
 async function tinyPng(width = 4, height = 3): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 0 } } }).greyscale().png().toBuffer();
 }
+
+const refusedGate: GateResult = {
+  verdict: 'refused',
+  reasons: [{ code: 'too_dark', message: 'image too dark: luminance 4% of range in its brightest part (95th percentile; needs at least 44%)', metric: 'lumaP95', value: 0.04, threshold: 0.443 }],
+  scores: { quality: { lumaP95: 0.04 } },
+  version: 'gate/1 test',
+  oodChecked: false,
+};
 
 function prediction(imageId: number, p: number, extra: Partial<PredictionInput> = {}): PredictionInput {
   return {
@@ -237,6 +246,46 @@ describe('predictions, overlays and listing', () => {
     expect(store.listPredictions({ page: 9, pageSize: 2 }).items).toEqual([]);
   });
 
+  it('keeps the gate with each prediction; "show anyway" is an audited update and moves the image from Cannot assess to its tier', async () => {
+    const v = store.visits.create({ patientId: store.patients.create({ identifier: 'G', name: 'Gate' }).id, date: '2026-02-01' });
+    const ok = await store.images.importFile(await png('ok.png', { r: 90, g: 10, b: 10 }), { visitId: v.id });
+    const dark = await store.images.importFile(await png('dark.png', { r: 2, g: 2, b: 2 }), { visitId: v.id });
+    const old = await store.images.importFile(await png('old.png', { r: 50, g: 10, b: 10 }), { visitId: v.id });
+    const okGate: GateResult = { verdict: 'ok', reasons: [], scores: { quality: { lumaP95: 0.7 }, ood: { mahalanobis: 1.2, branches: { inception: { d2: 40, residual: 0.4, score: 1.2 } } } }, version: 'gate/1 test', oodChecked: true };
+    const pOk = store.predictions.create(prediction(ok.id, 0.7, { gate: okGate }));
+    const pDark = store.predictions.create(prediction(dark.id, 0.8, { gate: refusedGate }));
+    const pOld = store.predictions.create(prediction(old.id, 0.2));
+    expect(pOk.gate).toEqual({ ...okGate, shownAnyway: null });
+    expect(pOld.gate).toBeNull();
+    expect(triageOf(pDark)).toBe('cannot_assess');
+    expect(store.listPredictions({ tier: 'high' }).items.map((r) => r.prediction.id)).toEqual([pOk.id]);
+    expect(store.listPredictions({ tier: 'cannot_assess' }).items.map((r) => r.prediction.id)).toEqual([pDark.id]);
+    PredictionPage.parse(store.listPredictions({}));
+    // "Riskiest first" never ranks a refused image by the probability nobody may see: it comes after the others.
+    expect(store.listPredictions({ visitId: v.id, sort: 'risk_desc' }).items.map((r) => r.prediction.id)).toEqual([pOk.id, pOld.id, pDark.id]);
+    expect(store.audit.list({ entity: 'predictions', entityId: pDark.id }).items[0]!.detail).toContain('"too_dark"');
+
+    expect(() => store.predictions.showAnyway(pOk.id, 'Dr. A')).toThrow(StoreError);
+    store.setActor('workstation-3');
+    const shown = store.predictions.showAnyway(pDark.id, 'Dr. A. Nowak');
+    expect(shown.gate?.shownAnyway?.by).toBe('Dr. A. Nowak');
+    expect(Date.parse(shown.gate!.shownAnyway!.at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(outsideValidatedRange(shown)).toBe(true);
+    expect(triageOf(shown)).toBe('high');
+    expect(store.listPredictions({ tier: 'high' }).total).toBe(2);
+    expect(store.listPredictions({ tier: 'cannot_assess' }).total).toBe(0);
+    expect(store.listPredictions({ visitId: v.id, sort: 'risk_desc' }).items.map((r) => r.prediction.id)).toEqual([pDark.id, pOk.id, pOld.id]);
+    const entry = store.audit.list({ entity: 'predictions', entityId: pDark.id }).items.find((e) => e.action === 'prediction.show_anyway')!;
+    expect(entry.actor).toBe('workstation-3');
+    expect(JSON.parse(entry.detail)).toMatchObject({ clinician: 'Dr. A. Nowak', reasons: ['too_dark'], outsideValidatedRange: true });
+    // Asking again changes nothing; a copy onto another record of the same bytes is refused again until asked there.
+    expect(store.predictions.showAnyway(pDark.id, 'someone else').gate?.shownAnyway).toEqual(shown.gate!.shownAnyway);
+    const v2 = store.visits.create({ patientId: v.patientId, date: '2026-03-01' });
+    const again = await store.images.importFile(await png('dark.png', { r: 2, g: 2, b: 2 }), { visitId: v2.id });
+    const copy = store.predictions.copyTo(shown, again.id);
+    expect(copy.gate).toEqual({ ...refusedGate, shownAnyway: null });
+  });
+
   it('builds a lesion timeline across visits in visit-date order with the latest prediction', async () => {
     const patient = store.patients.create({ identifier: 'T', name: 'Timeline' });
     const lesion = store.lesions.create({ patientId: patient.id, bodySite: 'left scapula', label: '6 mm' });
@@ -337,6 +386,9 @@ describe('visit summaries and batch jobs, filtered in SQL', () => {
     store.predictions.create(prediction(b.id, 0.7));
     store.predictions.create(prediction(d.id, 0.1));
     store.predictions.create(prediction(e.id, 0.99));
+    // Refused by the input gate: counts apart, and its probability is not the visit's maximum.
+    const f = await store.images.importFile(await png('f.png', { r: 60, g: 0, b: 0 }), { visitId: early.id });
+    const refused = store.predictions.create(prediction(f.id, 0.95, { gate: refusedGate }));
     void c;
 
     const perImage = store.visits.listForPatient(patient.id).map((visit) => {
@@ -345,17 +397,21 @@ describe('visit summaries and batch jobs, filtered in SQL', () => {
       return {
         ...visit,
         imageCount: images.length,
-        maxPMalignant: predictions.length ? Math.max(...predictions.map((p) => p.pMalignant)) : null,
-        highCount: predictions.filter((p) => p.tier === 'high').length,
+        maxPMalignant: predictions.some((p) => !cannotAssess(p)) ? Math.max(...predictions.filter((p) => !cannotAssess(p)).map((p) => p.pMalignant)) : null,
+        highCount: predictions.filter((p) => triageOf(p) === 'high').length,
+        cannotAssessCount: predictions.filter((p) => triageOf(p) === 'cannot_assess').length,
       };
     });
     const summaries = store.visits.summariesForPatient(patient.id);
     expect(summaries).toEqual(perImage);
-    expect(summaries.map((s) => [s.id, s.imageCount, s.maxPMalignant, s.highCount])).toEqual([
-      [late.id, 1, 0.1, 0],
-      [early.id, 3, 0.7, 1],
-      [empty.id, 0, null, 0],
+    expect(summaries.map((s) => [s.id, s.imageCount, s.maxPMalignant, s.highCount, s.cannotAssessCount])).toEqual([
+      [late.id, 1, 0.1, 0, 0],
+      [early.id, 4, 0.7, 1, 1],
+      [empty.id, 0, null, 0, 0],
     ]);
+    // Shown anyway: back in its tier (high), no longer apart.
+    store.predictions.showAnyway(refused.id, 'Dr. A. Nowak');
+    expect(store.visits.summariesForPatient(patient.id).find((s) => s.id === early.id)).toMatchObject({ maxPMalignant: 0.95, highCount: 2, cannotAssessCount: 0 });
   });
 
   it("lists one visit's batch jobs newest first, however many other jobs there are", () => {

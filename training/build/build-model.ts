@@ -8,7 +8,7 @@
  * This is what `dermafuse train` runs, and what produced the shipped model.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from '../head/calibration.ts';
 import { createClassifier } from '../../electron/model/classifier.ts';
@@ -16,9 +16,11 @@ import { buildProtocol, summarise, type Protocol, type ProtocolItem, type Source
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { evaluateSets, otherMalignantReport, type SetReport } from './evaluation.ts';
 import { inceptionTaps, runRecipe, EXTRACTED_LAYERS, type Recipe } from './experiment.ts';
+import { graphEntry, type BackboneGraphs } from '../features/backbone-graphs.ts';
 import { extractFeatures } from '../features/extract.ts';
 import { headBackend } from '../head/tfjs-head.ts';
 import { calibrate, type ModelManifest } from '../../electron/model/manifest.ts';
+import type { ModelGraphEntry } from '../../electron/model/model-graph.ts';
 import { thresholdMetrics } from '../../electron/model/metrics.ts';
 import { CROP_POLICY } from '../features/extract.ts';
 import { reliabilitySvg, rocSvg, svgToPng, type CurveInput } from '../../electron/model/plots.ts';
@@ -36,6 +38,8 @@ export interface BuildOptions {
   /** Fixture folder whose first images get stored predictions through the real pipeline. */
   readonly fixturesDir?: string;
   readonly fixtureCount?: number;
+  /** How the recipe's fine-tuned graphs were made (run settings and metrics), recorded in the manifest. */
+  readonly fineTuning?: Record<string, unknown>;
   readonly log?: (line: string) => void;
   readonly onExtractProgress?: (done: number, total: number) => void;
 }
@@ -90,6 +94,18 @@ function operatingPointReport(
   return out;
 }
 
+/** Copies the recipe's fine-tuned graphs into the model folder; returns their manifest entries. */
+async function shipGraphs(graphs: BackboneGraphs | undefined, out: string): Promise<{ inception?: ModelGraphEntry; mobilenet?: ModelGraphEntry }> {
+  const entries: { inception?: ModelGraphEntry; mobilenet?: ModelGraphEntry } = {};
+  for (const [kind, file] of [['inception', 'inception_v3.onnx'], ['mobilenet', 'mobilenet_v2.onnx']] as const) {
+    const ref = graphs?.[kind];
+    if (!ref) continue;
+    await copyFile(ref.path, join(out, file));
+    entries[kind] = graphEntry(ref, file);
+  }
+  return entries;
+}
+
 export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   const log = options.log ?? (() => undefined);
   const { recipe } = options;
@@ -104,7 +120,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
       [scored, recipe.tta],
     ];
     for (const [items, views] of jobs) {
-      const r = await extractFeatures(items, { layers: EXTRACTED_LAYERS, scaling: recipe.scaling, colorConstancy: recipe.colorConstancy ?? 'none', views, inceptionOnly: !recipe.branches.includes('mobilenet'), onBatch: options.onExtractProgress });
+      const r = await extractFeatures(items, { layers: EXTRACTED_LAYERS, scaling: recipe.scaling, colorConstancy: recipe.colorConstancy ?? 'none', views, inceptionOnly: !recipe.branches.includes('mobilenet'), graphs: recipe.graphs, onBatch: options.onExtractProgress });
       log(`features: ${r.computed} computed, ${r.skipped} cached, ${r.failed} failed (views ${views.join(', ')})`);
     }
   }
@@ -123,16 +139,16 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   }
   log(`calibration on ${val.labels.length} validation images: T=${temperature.toFixed(3)}${bias ? `, bias ${bias.toFixed(3)}` : ''}, threshold ${op.threshold.toFixed(4)}, tiers ${op.reviewAt.toFixed(4)} / ${op.highAt.toFixed(4)}`);
 
-  const reports = evaluateSets(scored, run.logits, temperature, op.threshold, { bias });
+  const tiers = { reviewAt: op.reviewAt, highAt: op.highAt };
+  const reports = evaluateSets(scored, run.logits, temperature, op.threshold, { bias, tiers });
   const pooledVal = evaluateSets(
     scored.filter((i) => i.role === 'val').map((i) => ({ ...i, evalSet: 'val:all' })),
     run.logits,
     temperature,
     op.threshold,
-    { bias },
+    { bias, tiers },
   );
   Object.assign(reports, pooledVal);
-  const tiers = { reviewAt: op.reviewAt, highAt: op.highAt };
   const others: Record<string, unknown> = {};
   for (const set of [...new Set(scored.map((i) => i.evalSet))]) {
     const r = otherMalignantReport(scored.filter((i) => i.evalSet === set), run.logits, { temperature, calibrationBias: bias, threshold: op.threshold, tiers });
@@ -141,6 +157,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
 
   await mkdir(options.out, { recursive: true });
   await run.head.save(options.out);
+  const shipped = await shipGraphs(recipe.graphs, options.out);
 
   const curves = (filter: (set: string) => boolean): CurveInput[] =>
     Object.entries(reports)
@@ -160,8 +177,14 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     version: options.version,
     createdAt: new Date().toISOString(),
     backbones: {
-      inception_v3: { source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`, sha256: INCEPTION_SOURCE_SHA256, layers: taps, scaling: recipe.scaling },
-      mobilenet_v2: { source: MOBILENET_V2_TFLITE.url ?? MOBILENET_V2_TFLITE.fileName, sha256: MOBILENET_V2_TFLITE.sha256 },
+      inception_v3: {
+        source: `npm:${NSFWJS_INCEPTION_V3.packageName}@${NSFWJS_INCEPTION_V3.version}/${NSFWJS_INCEPTION_V3.subdir}`,
+        sha256: INCEPTION_SOURCE_SHA256,
+        layers: taps,
+        scaling: recipe.scaling,
+        ...(shipped.inception ? { graph: shipped.inception } : {}),
+      },
+      mobilenet_v2: { source: MOBILENET_V2_TFLITE.url ?? MOBILENET_V2_TFLITE.fileName, sha256: MOBILENET_V2_TFLITE.sha256, ...(shipped.mobilenet ? { graph: shipped.mobilenet } : {}) },
     },
     preprocess: { crop: CROP_POLICY, colorConstancy: recipe.colorConstancy ?? 'none' },
     head: {
@@ -183,7 +206,9 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     tta: [...recipe.tta],
     metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints, bias) },
     training: {
-      recipe,
+      // Graph paths are this machine's; the manifest's backbones section names the shipped copies.
+      recipe: { ...recipe, ...(recipe.graphs ? { graphs: shipped } : {}) },
+      ...(options.fineTuning ? { fineTuning: options.fineTuning } : {}),
       targets: DEFAULT_TARGETS,
       protocol: { options: protocol.options, summary: summarise(protocol) },
       trainCount: run.trainCount,

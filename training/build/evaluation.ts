@@ -9,6 +9,31 @@ import { evaluateScores, type EvaluationReport } from '../../electron/model/metr
 export interface SetReport extends EvaluationReport {
   /** Items of the set that had no score (features missing); never silently counted as negatives. */
   readonly unscored: number;
+  /** What the tiers do with the set, when the cut-offs are known (see `triageYield`). */
+  readonly triage?: TriageYield;
+}
+
+/** How much work the tiers take off a clinician, and what they miss. */
+export interface TriageYield {
+  /** Share of benign lesions sent to 'low' (the work saved). */
+  readonly benignLow: number;
+  /** Share of melanomas sent to 'low' (the misses the tiers would reassure). */
+  readonly melanomaLow: number;
+  /** Share of all images left in 'review'. */
+  readonly review: number;
+}
+
+export function triageYield(probabilities: readonly number[], labels: readonly number[], tiers: ModelManifest['tiers']): TriageYield {
+  const tier = probabilities.map((p) => tierOf(p, tiers));
+  const share = (keep: (i: number) => boolean, hit: (i: number) => boolean): number => {
+    const idx = tier.map((_, i) => i).filter(keep);
+    return idx.length ? idx.filter(hit).length / idx.length : Number.NaN;
+  };
+  return {
+    benignLow: share((i) => labels[i] === 0, (i) => tier[i] === 'low'),
+    melanomaLow: share((i) => labels[i] === 1, (i) => tier[i] === 'low'),
+    review: share(() => true, (i) => tier[i] === 'review'),
+  };
 }
 
 /** Melanoma vs benign metrics of each evaluation set present in `items`, at `threshold`. */
@@ -17,7 +42,7 @@ export function evaluateSets(
   logits: ReadonlyMap<string, number>,
   temperature: number,
   threshold: number,
-  options: { iterations?: number; seed?: number; bias?: number } = {},
+  options: { iterations?: number; seed?: number; bias?: number; tiers?: ModelManifest['tiers'] } = {},
 ): Record<string, SetReport> {
   const bySet = new Map<string, ProtocolItem[]>();
   for (const item of items) {
@@ -30,7 +55,11 @@ export function evaluateSets(
     if (scored.length === 0) continue;
     const p = scored.map((m) => calibrate(logits.get(m.id)!, temperature, options.bias));
     const y = scored.map((m) => (m.label === 'malignant' ? 1 : 0));
-    out[set] = { ...evaluateScores(p, y, threshold, { ...options, groups: scored.map((m) => m.group) }), unscored: members.length - scored.length };
+    out[set] = {
+      ...evaluateScores(p, y, threshold, { ...options, groups: scored.map((m) => m.group) }),
+      unscored: members.length - scored.length,
+      ...(options.tiers ? { triage: triageYield(p, y, options.tiers) } : {}),
+    };
   }
   return out;
 }
@@ -71,9 +100,16 @@ export function otherMalignantReport(
 /** A short text table of set reports, for logs and the model card. */
 export function formatSetTable(reports: Record<string, SetReport>): string {
   const f = (v: number, d = 3): string => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-  const lines = ['| set | n (mel) | AUC [95% CI] | sens | spec | spec@90%sens | ECE |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| set | n (mel) | AUC [95% CI] | sens | spec | spec@90%sens | ECE | benign in low | melanoma in low | in review |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const [set, r] of Object.entries(reports)) {
-    lines.push(`| ${set} | ${r.n} (${r.positives}) | ${f(r.auc)} [${f(r.aucCi[0])}, ${f(r.aucCi[1])}] | ${f(r.sensitivity)} | ${f(r.specificity)} | ${f(r.specificityAt90Sensitivity)} | ${f(r.ece)} |`);
+    const t = r.triage;
+    lines.push(
+      `| ${set} | ${r.n} (${r.positives}) | ${f(r.auc)} [${f(r.aucCi[0])}, ${f(r.aucCi[1])}] | ${f(r.sensitivity)} | ${f(r.specificity)} | ${f(r.specificityAt90Sensitivity)} | ${f(r.ece)} | ` +
+        `${t ? f(t.benignLow) : '-'} | ${t ? f(t.melanomaLow) : '-'} | ${t ? f(t.review) : '-'} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@
  */
 import { concatArrays } from '../../electron/util/typed-arrays.ts';
 import type { ProtocolItem } from '../data/protocol.ts';
+import type { BackboneGraphs } from '../features/backbone-graphs.ts';
 import { FeatureStore } from '../features/feature-cache.ts';
 import { inceptionSpace, INCEPTION_CHANNELS, MOBILENET_CHANNELS, mobilenetSpace } from '../features/extract.ts';
 import { pooledWidth, type Branch, type HeadConfig, type Pooling } from '../../electron/model/head.ts';
@@ -24,6 +25,8 @@ export interface FeatureSpec {
   readonly scaling: 'unit' | 'symmetric';
   readonly pooling: Pooling;
   readonly colorConstancy?: ColorConstancy;
+  /** Fine-tuned backbone graphs whose features the head reads (absent: the pinned sources). */
+  readonly graphs?: BackboneGraphs;
 }
 
 export interface Recipe extends FeatureSpec {
@@ -112,10 +115,11 @@ export function lateFusionMembers(recipe: Recipe): HeadConfig[] {
 
 const stores = new Map<string, FeatureStore>();
 function store(kind: 'inception' | 'mobilenet', spec: FeatureSpec): FeatureStore {
-  const key = `${kind}:${spec.scaling}:${spec.colorConstancy ?? 'none'}`;
+  const graph = spec.graphs?.[kind]?.sha256;
+  const key = `${kind}:${spec.scaling}:${spec.colorConstancy ?? 'none'}:${graph ?? 'pinned'}`;
   let s = stores.get(key);
   if (!s) {
-    s = new FeatureStore(kind === 'inception' ? inceptionSpace(EXTRACTED_LAYERS, spec.scaling, spec.colorConstancy ?? 'none') : mobilenetSpace(spec.colorConstancy ?? 'none'));
+    s = new FeatureStore(kind === 'inception' ? inceptionSpace(EXTRACTED_LAYERS, spec.scaling, spec.colorConstancy ?? 'none', graph) : mobilenetSpace(spec.colorConstancy ?? 'none', graph));
     stores.set(key, s);
   }
   return s;

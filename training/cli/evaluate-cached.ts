@@ -6,10 +6,10 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatEvaluation, progressBar, runEvaluate, type EvaluateCliOptions, type Scorer } from '../../electron/cli/evaluate.ts';
+import { progressBar, registerEvaluate, type Scorer } from '../../electron/cli/evaluate.ts';
 import { inceptionLayersOf } from '../../electron/model/classifier.ts';
 import type { LabelledRow } from '../../electron/model/datasets.ts';
-import { calibrate, manifestPath } from '../../electron/model/manifest.ts';
+import { calibrate, manifestPath, shippedGraphs } from '../../electron/model/manifest.ts';
 import { sha256Hex } from '../../electron/util/hash.ts';
 import { EXTRACTED_LAYERS, featureMatrix } from '../build/experiment.ts';
 import { extractFeatures } from '../features/extract.ts';
@@ -33,6 +33,7 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
     scaling: manifest.backbones.inception_v3.scaling,
     pooling: manifest.head.pooling,
     colorConstancy: manifest.preprocess.colorConstancy,
+    graphs: shippedGraphs(modelDir, manifest),
   };
   let bar: { tick: () => void; stop: () => void } | undefined;
   let last = 0;
@@ -44,6 +45,7 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
       colorConstancy: spec.colorConstancy,
       views: manifest.tta,
       inceptionOnly: !spec.branches.includes('mobilenet'),
+      graphs: spec.graphs,
       onBatch: (done, total) => {
         bar ??= progressBar(showProgress, total);
         for (; last < done; last++) bar.tick();
@@ -72,22 +74,9 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
 };
 
 export function registerEvaluateCached(program: Command): void {
-  program
-    .command('evaluate-cached <dataset-folder>')
-    .description('model factory: `evaluate` through the on-disk feature cache (same backbones and head; fast on reruns)')
-    .option('--split <name>', 'only rows of this split')
-    .option('--json', 'machine-readable output')
-    .option('--plots <dir>', 'write roc.png and reliability.png here')
-    .option('--model <dir>', 'model folder (default: the shipped model)')
-    .option('--iterations <n>', 'bootstrap resamples', '2000')
-    .action(async (folder: string, opts: EvaluateCliOptions) => {
-      try {
-        const summary = await runEvaluate(folder, opts, scoreWithCache);
-        process.stdout.write((opts.json ? JSON.stringify(summary, null, 2) : formatEvaluation(summary)) + '\n');
-        process.exitCode = summary.metrics ? 0 : 1;
-      } catch (error) {
-        process.stderr.write(`evaluate-cached: ${(error as Error).message}\n`);
-        process.exitCode = 1;
-      }
-    });
+  registerEvaluate(program, {
+    name: 'evaluate-cached',
+    description: 'model factory: `evaluate` through the on-disk feature cache (same backbones and head; fast on reruns)',
+    score: scoreWithCache,
+  });
 }

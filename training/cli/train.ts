@@ -16,8 +16,9 @@ import { buildCamBaseline } from '../build/cam-baseline-build.ts';
 import { buildModel } from '../build/build-model.ts';
 import { SOURCES, type Source } from '../data/protocol.ts';
 import { formatSetTable } from '../build/evaluation.ts';
-import { DEFAULT_RECIPE, FUSION_V1_RECIPE, type Recipe } from '../build/experiment.ts';
-import { loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
+import { DEFAULT_RECIPE, FUSION_V1_RECIPE, inceptionTaps, type Recipe } from '../build/experiment.ts';
+import { loadManifest, shippedGraphs, shippedModelDir } from '../../electron/model/manifest.ts';
+import { describeGraph } from '../features/backbone-graphs.ts';
 
 export interface TrainCliOptions {
   readonly data: string[];
@@ -28,6 +29,11 @@ export interface TrainCliOptions {
   readonly holdout?: string;
   readonly fixtures?: string;
   readonly json?: boolean;
+  /** Fine-tuned ONNX graphs (training/finetune exports) replacing the pinned backbones. */
+  readonly mobilenetGraph?: string;
+  readonly inceptionGraph?: string;
+  /** JSON file describing how those graphs were fine-tuned, recorded in the manifest. */
+  readonly fineTuning?: string;
   /** false: skip the Grad-CAM reference maps (commander's --no-cam-baseline). */
   readonly camBaseline?: boolean;
 }
@@ -47,9 +53,13 @@ export function resolveDataRoot(folders: readonly string[]): string {
 /** The recipe of the shipped model (so `train` reproduces it), else the built-in default. */
 export function defaultRecipe(): Recipe {
   try {
-    const stored = loadManifest(shippedModelDir()).training.recipe as Partial<Recipe> | undefined;
+    const dir = shippedModelDir();
+    const manifest = loadManifest(dir);
+    const stored = manifest.training.recipe as Partial<Recipe> | undefined;
     // Recipes stored before late fusion lack its fields: they are fusion-v1 recipes, not hybrids with the new default.
-    if (stored) return { ...FUSION_V1_RECIPE, ...stored };
+    // A fine-tuned model's graphs are the copies in its folder.
+    const graphs = shippedGraphs(dir, manifest);
+    if (stored) return { ...FUSION_V1_RECIPE, ...stored, ...(graphs.inception || graphs.mobilenet ? { graphs } : {}) };
   } catch {
     // No shipped model yet: the built-in default recipe.
   }
@@ -58,7 +68,12 @@ export function defaultRecipe(): Recipe {
 
 export async function runTrain(options: TrainCliOptions): Promise<number> {
   const dataDir = resolveDataRoot(options.data);
-  const recipe: Recipe = options.recipe ? { ...DEFAULT_RECIPE, ...(JSON.parse(readFileSync(options.recipe, 'utf8')) as Partial<Recipe>) } : defaultRecipe();
+  const base: Recipe = options.recipe ? { ...DEFAULT_RECIPE, ...(JSON.parse(readFileSync(options.recipe, 'utf8')) as Partial<Recipe>) } : defaultRecipe();
+  const taps = inceptionTaps(base);
+  const inception = options.inceptionGraph ? await describeGraph(options.inceptionGraph, 'inception', taps, base.scaling) : base.graphs?.inception;
+  const mobilenet = options.mobilenetGraph ? await describeGraph(options.mobilenetGraph, 'mobilenet', taps, base.scaling) : base.graphs?.mobilenet;
+  const graphs = { ...(inception ? { inception } : {}), ...(mobilenet ? { mobilenet } : {}) };
+  const recipe: Recipe = { ...base, graphs: inception || mobilenet ? graphs : undefined };
   if (options.holdout && !(SOURCES as readonly string[]).includes(options.holdout)) throw new Error(`--holdout must be one of ${SOURCES.join(', ')}`);
   const out = resolve(options.out);
   const bar = new SingleBar({ format: 'features |{bar}| {value}/{total} eta {eta_formatted}', stream: process.stderr, noTTYOutput: false }, Presets.shades_classic);
@@ -75,6 +90,7 @@ export async function runTrain(options: TrainCliOptions): Promise<number> {
     extract: options.extract !== false,
     ...(options.holdout ? { holdOut: options.holdout as Source } : {}),
     fixturesDir: existsSync(fixturesDir) ? fixturesDir : undefined,
+    ...(options.fineTuning ? { fineTuning: JSON.parse(readFileSync(options.fineTuning, 'utf8')) as Record<string, unknown> } : {}),
     log,
     onExtractProgress: (done, total) => {
       if (options.json) return;
@@ -126,6 +142,9 @@ export function registerTrain(program: Command): void {
     .option('--no-extract', 'do not extract missing features; images without cached features are left out and counted')
     .option('--holdout <source>', `leave-one-source-out build: ${SOURCES.join(' | ')} is only tested on`)
     .option('--fixtures <folder>', 'fixture set for stored predictions (default ../shared/data/fixtures)')
+    .option('--mobilenet-graph <onnx>', 'fine-tuned MobileNetV2 graph (training/finetune export) to extract with and ship in the model folder')
+    .option('--inception-graph <onnx>', 'fine-tuned InceptionV3 graph (outputs mixed5, mixed6, mixed7) to extract with and ship')
+    .option('--fine-tuning <json>', 'how the graphs were fine-tuned (run settings, metrics), recorded in the manifest')
     .option('--json', 'machine-readable output')
     .option('--no-cam-baseline', 'do not compute the Grad-CAM reference maps (cam-baseline.json/.bin) for the new model')
     .action(async (opts: TrainCliOptions) => {

@@ -13,6 +13,7 @@ import { FeatureStore, pendingJobs, poolMap, type FeatureSpace } from './feature
 import { seededRandom } from '../../electron/model/metrics.ts';
 import { PREPROCESS_VERSION, prepareBuffer, type ColorConstancy } from '../../electron/model/preprocess.ts';
 import { augmentTransform, type AugmentOptions } from './augment.ts';
+import type { BackboneGraphs } from './backbone-graphs.ts';
 import type { PreparedImage } from '../../electron/model/types.ts';
 import { applyView, VIEWS, type View } from '../../electron/model/views.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
@@ -21,10 +22,11 @@ export const CROP_POLICY = 'centre-square';
 export const INCEPTION_CHANNELS = 768;
 export const MOBILENET_CHANNELS = 1280;
 
-export function inceptionSpace(layers: readonly string[], scaling: string, colorConstancy: ColorConstancy = 'none'): FeatureSpace {
+/** The feature space of InceptionV3 taps; `graphSha256` names a fine-tuned graph instead of the pinned source. */
+export function inceptionSpace(layers: readonly string[], scaling: string, colorConstancy: ColorConstancy = 'none', graphSha256?: string): FeatureSpace {
   return {
     backbone: 'inception_v3',
-    sourceSha256: INCEPTION_SOURCE_SHA256,
+    sourceSha256: graphSha256 ?? INCEPTION_SOURCE_SHA256,
     layers: [...layers],
     scaling,
     colorConstancy,
@@ -37,10 +39,11 @@ export function inceptionSpace(layers: readonly string[], scaling: string, color
   };
 }
 
-export function mobilenetSpace(colorConstancy: ColorConstancy = 'none'): FeatureSpace {
+/** The feature space of MobileNetV2's last map; `graphSha256` names a fine-tuned graph instead of the pinned source. */
+export function mobilenetSpace(colorConstancy: ColorConstancy = 'none', graphSha256?: string): FeatureSpace {
   return {
     backbone: 'mobilenet_v2',
-    sourceSha256: MOBILENET_V2_TFLITE.sha256,
+    sourceSha256: graphSha256 ?? MOBILENET_V2_TFLITE.sha256,
     layers: [],
     // The TFLite graph's own input quantisation: x/127.5 - 1.
     scaling: 'symmetric',
@@ -83,6 +86,8 @@ export interface ExtractOptions {
   /** Skip the MobileNetV2 branch entirely (e.g. a second Inception scaling). */
   inceptionOnly?: boolean;
   backbones?: Backbones;
+  /** Fine-tuned graphs to extract with (their sha256 keys the feature stores). */
+  graphs?: BackboneGraphs;
   onBatch?: (done: number, total: number, failed: number) => void;
   shouldStop?: () => boolean;
 }
@@ -104,10 +109,11 @@ async function prepareJob(job: Job, colorConstancy: ColorConstancy): Promise<Pre
 export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<{ computed: number; failed: number; skipped: number }> {
   const colorConstancy = options.colorConstancy ?? 'none';
   for (const v of options.views) if (!isKnownView(v)) throw new Error(`unknown view ${v}`);
-  const incStore = new FeatureStore(inceptionSpace(options.layers, options.scaling, colorConstancy));
-  const mobStore = options.inceptionOnly ? undefined : new FeatureStore(mobilenetSpace(colorConstancy));
+  const graphs = options.graphs ?? {};
+  const incStore = new FeatureStore(inceptionSpace(options.layers, options.scaling, colorConstancy, graphs.inception?.sha256));
+  const mobStore = options.inceptionOnly ? undefined : new FeatureStore(mobilenetSpace(colorConstancy, graphs.mobilenet?.sha256));
   const { jobs, skipped } = pendingJobs(items, options.views, mobStore ? [incStore, mobStore] : [incStore]);
-  const backbones = options.backbones ?? (await Backbones.load({ inceptionLayers: [...options.layers], inceptionScaling: options.scaling }));
+  const backbones = options.backbones ?? (await Backbones.load({ inceptionLayers: [...options.layers], inceptionScaling: options.scaling, graphs }));
   const batchSize = options.batchSize ?? 8;
   let computed = 0;
   let failedCount = 0;

@@ -5,6 +5,12 @@
  * GATE_MAX_SIDE. Training images are 150-256 px on the short side, so for them the raster is the
  * image itself; a 12 MP camera file is shrunk on load (JPEG DCT scaling) and stays cheap.
  *
+ * The classifier does not call this: it asks preprocessing for the same whole-image raster
+ * (PreprocessOptions.orientedMaxSide = GATE_MAX_SIDE → PreparedImage.oriented), resampled from
+ * the decode it makes for the backbones, so a camera file is decoded once. The measurement code
+ * (training/studies/input-gate) and checkQuality() use this function; a test holds both to the
+ * same quality scores.
+ *
  * Errors are preprocess.ts's ImageInputError (not_found, truncated, ...): a file the gate cannot
  * decode is one the model cannot decode either.
  */

@@ -30,6 +30,31 @@ export interface GateResult {
   readonly scores: GateScores;
 }
 
+/**
+ * What the classifier attaches to every result (Classification.gate) and the store keeps: the
+ * verdict, the reasons, the scores, which gate judged (`version`) and whether the
+ * out-of-distribution stage ran (a model without statistics gets the quality checks only).
+ */
+export interface ModelGateResult extends GateResult {
+  readonly version: string;
+  readonly oodChecked: boolean;
+}
+
+/** Bump when what the gate measures or how it decides changes (not for new thresholds or statistics: those are in `version`). */
+export const GATE_FORMAT = 1;
+
+/**
+ * The gate that judged: the code's format, the quality thresholds' measurement date and the
+ * model's OOD statistics (model version and the .bin's sha256 prefix), or `ood:none`.
+ */
+export function gateVersion(thresholds: Pick<ThresholdsFile, 'createdAt'>, stats?: Pick<OodStats, 'header'>): string {
+  const ood = stats ? `${stats.header.modelVersion}@${stats.header.binSha256.slice(0, 12)}` : 'none';
+  return `gate/${GATE_FORMAT} quality:${thresholds.createdAt} ood:${ood}`;
+}
+
+/** Said with every result of a model that ships no OOD statistics. */
+export { OOD_UNAVAILABLE } from '#common/gate';
+
 let shipped: ThresholdsFile | undefined;
 /** The quality thresholds shipped with the app (thresholds.json), validated once. */
 export function shippedThresholds(): ThresholdsFile {

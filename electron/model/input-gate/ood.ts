@@ -20,14 +20,14 @@
  * Statistics are computed by training code (training/studies/input-gate/ood-stats.ts) from
  * pooled training-set features and stored beside the model's manifest as ood-stats.json (header,
  * thresholds, sha256) + ood-stats.bin (float32 little-endian arrays at the offsets the header
- * names). Everything here is plain arithmetic on typed arrays: no tfjs, no onnxruntime.
+ * names). Everything here is plain arithmetic on typed arrays: no tfjs, no onnxruntime. The pooled
+ * vectors and the head's logits come from head.ts (globalPool, FusionHead.classLogits): the gate
+ * reads exactly the features the head reads, pooled by the same code.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { DenseArrays, HeadArrays } from '../head.ts';
-import type { FeatureMap } from '../types.ts';
 
 export const OOD_FORMAT = 'dermafuse-ood-stats/1';
 export const OOD_JSON = 'ood-stats.json';
@@ -106,18 +106,42 @@ export class OodStatsError extends Error {
   override readonly name = 'OodStatsError';
 }
 
-/** Reads ood-stats.json + .bin from a model folder, checking format, sha256 and every array's size. */
-export function loadOodStats(modelDir: string): OodStats {
-  const headerFile = join(modelDir, OOD_JSON);
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+function readOrExplain(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new OodStatsError(`${what} ${file} cannot be read${code === 'ENOENT' ? ': file not found' : `: ${(e as Error).message}`}`);
+  }
+}
+
+/**
+ * Reads ood-stats.json + .bin from a model folder, checking format, sha256 and every array's size.
+ * `expect.sha256` is the header file's own digest as the manifest records it (so an edited
+ * threshold is caught, not only an edited .bin); `expect.modelVersion` that the statistics belong
+ * to this model. Any mismatch is an OodStatsError saying which file and what differs.
+ */
+export function loadOodStats(modelDir: string, file: string = OOD_JSON, expect: { sha256?: string; modelVersion?: string } = {}): OodStats {
+  const headerFile = join(modelDir, file);
+  const raw = readOrExplain(headerFile, 'input-gate statistics');
+  if (expect.sha256 !== undefined && sha256(raw) !== expect.sha256) {
+    throw new OodStatsError(`input-gate statistics ${headerFile} have been modified: sha256 ${sha256(raw)}, the manifest records ${expect.sha256}`);
+  }
   let header: OodStatsHeader;
   try {
-    header = OodStatsHeader.parse(JSON.parse(readFileSync(headerFile, 'utf8')));
+    header = OodStatsHeader.parse(JSON.parse(raw.toString('utf8')));
   } catch (e) {
-    throw new OodStatsError(`${headerFile}: ${(e as Error).message}`);
+    throw new OodStatsError(`input-gate statistics ${headerFile} are not valid: ${(e as Error).message}`);
   }
-  const bin = readFileSync(join(modelDir, header.binFile));
-  const sha = createHash('sha256').update(bin).digest('hex');
-  if (sha !== header.binSha256) throw new OodStatsError(`${header.binFile}: sha256 ${sha} does not match the header's ${header.binSha256}`);
+  if (expect.modelVersion !== undefined && header.modelVersion !== expect.modelVersion) {
+    throw new OodStatsError(`input-gate statistics ${headerFile} were built for model ${header.modelVersion}, not ${expect.modelVersion}`);
+  }
+  const binFile = join(modelDir, header.binFile);
+  const bin = readOrExplain(binFile, 'input-gate statistics');
+  const sha = sha256(bin);
+  if (sha !== header.binSha256) throw new OodStatsError(`input-gate statistics ${binFile} have been modified: sha256 ${sha} does not match the header's ${header.binSha256}`);
   return decodeOodStats(header, bin);
 }
 
@@ -181,20 +205,6 @@ export function encodeOodStats(
   return { header: OodStatsHeader.parse({ ...header, branches: headers, binSha256 }), bin };
 }
 
-/** Average pooling of one item of a NHWC feature map: the vector the head's 'avg' pooling sees. */
-export function averagePool(map: FeatureMap, index = 0): Float64Array {
-  const [, h, w, c] = map.shape;
-  const cells = h * w;
-  const base = index * cells * c;
-  const out = new Float64Array(c);
-  for (let p = 0; p < cells; p++) {
-    const off = base + p * c;
-    for (let k = 0; k < c; k++) out[k]! += map.data[off + k]!;
-  }
-  for (let k = 0; k < c; k++) out[k]! /= cells;
-  return out;
-}
-
 export interface BranchScore {
   /** min over classes of the squared Mahalanobis distance in the subspace. */
   readonly d2: number;
@@ -253,32 +263,6 @@ export function energyScore(logits: ArrayLike<number>, temperature = 1): number 
   let s = 0;
   for (let i = 0; i < logits.length; i++) s += Math.exp(logits[i]! / temperature - m);
   return -temperature * (m + Math.log(s));
-}
-
-function dense(x: Float64Array, layer: DenseArrays, relu: boolean): Float64Array {
-  const out = new Float64Array(layer.fanOut);
-  for (let j = 0; j < layer.fanOut; j++) out[j] = layer.bias[j]!;
-  for (let i = 0; i < layer.fanIn; i++) {
-    const xi = x[i]!;
-    if (xi === 0) continue;
-    const row = i * layer.fanOut;
-    for (let j = 0; j < layer.fanOut; j++) out[j]! += xi * layer.kernel[row + j]!;
-  }
-  if (relu) for (let j = 0; j < out.length; j++) out[j] = Math.max(0, out[j]!);
-  return out;
-}
-
-/**
- * The head's two logits [z_benign, z_malignant] from its concatenated pooled input (inference:
- * no dropout); the same arithmetic as FusionHead.forwardPooled, on the head's weight arrays.
- */
-export function headLogits(head: HeadArrays, pooled: ArrayLike<number>): [number, number] {
-  if (pooled.length !== head.mean.length) throw new RangeError(`pooled input has ${pooled.length} values, the head expects ${head.mean.length}`);
-  let x: Float64Array = new Float64Array(pooled.length);
-  for (let i = 0; i < x.length; i++) x[i] = (pooled[i]! - head.mean[i]!) / head.std[i]!;
-  for (const layer of head.layers) x = dense(x, layer, true);
-  const out = dense(x, head.output, false);
-  return [out[0]!, out[1]!];
 }
 
 export interface OodScores {

@@ -1,4 +1,5 @@
 import type { BatchItem, BatchJob } from '#common/domain';
+import type { Triage } from '#common/gate';
 import type { RepoContext } from '../context.ts';
 import { StoreError, notFound } from '../errors.ts';
 import { pageBounds, type Page, type PageQuery } from '../paging.ts';
@@ -39,6 +40,22 @@ export class BatchesRepo {
       audit.record({ actor: this.ctx.actor(), action: 'batch.create', entity: 'batch_jobs', entityId: id, detail: job });
       return this.requireJob(id);
     })();
+  }
+
+  /**
+   * Where a job's classified images count: per tier, and apart from the tiers those the input
+   * gate refused that nobody asked to see (predictions.triage, migration 003).
+   */
+  triageCounts(jobId: number): Record<Triage, number> {
+    const counts: Record<Triage, number> = { high: 0, review: 0, low: 0, cannot_assess: 0 };
+    const rows = this.ctx.db
+      .prepare(
+        `SELECT p.triage AS triage, count(*) AS n FROM batch_items b JOIN predictions p ON p.id = b.prediction_id
+         WHERE b.job_id = ? AND b.status = 'done' GROUP BY p.triage`,
+      )
+      .all(jobId) as { triage: Triage; n: number }[];
+    for (const r of rows) counts[r.triage] = r.n;
+    return counts;
   }
 
   getJob(id: number): BatchJob | null {

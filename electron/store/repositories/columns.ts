@@ -6,6 +6,8 @@ const FIELDS = {
   prediction: {
     id: 'id', imageId: 'image_id', modelVersion: 'model_version', pMalignantRaw: 'p_malignant_raw', pMalignant: 'p_malignant',
     threshold: 'threshold', label: 'label', tier: 'tier', uncertainty: 'uncertainty', backend: 'backend', timingMs: 'timing_ms', createdAt: 'created_at',
+    gateVerdict: 'gate_verdict', gateReasons: 'gate_reasons', gateScores: 'gate_scores', gateVersion: 'gate_version', gateOodChecked: 'gate_ood_checked',
+    shownAnywayBy: 'shown_anyway_by', shownAnywayAt: 'shown_anyway_at',
   },
   image: {
     id: 'id', sha256: 'sha256', originalName: 'original_name', originalPath: 'original_path', capturedAt: 'captured_at', importedAt: 'imported_at',
@@ -36,6 +38,23 @@ export function splitRow(row: Record<string, unknown>): Record<string, Record<st
     (out[entity] ??= {})[key.slice(dot + 1)] = value;
   }
   const result: Record<string, Record<string, unknown> | null> = {};
-  for (const [entity, fields] of Object.entries(out)) result[entity] = fields.id === null ? null : fields;
+  for (const [entity, fields] of Object.entries(out)) result[entity] = fields.id === null ? null : entity === 'prediction' ? foldGate(fields) : fields;
   return result;
+}
+
+/** The gate's columns folded into one `gate` object (null for a prediction made before the gate existed). */
+function foldGate(fields: Record<string, unknown>): Record<string, unknown> {
+  const { gateVerdict, gateReasons, gateScores, gateVersion, gateOodChecked, shownAnywayBy, shownAnywayAt, ...rest } = fields;
+  if (gateVerdict === null || gateVerdict === undefined) return { ...rest, gate: null };
+  return {
+    ...rest,
+    gate: {
+      verdict: gateVerdict,
+      reasons: JSON.parse((gateReasons as string | null) ?? '[]') as unknown,
+      scores: JSON.parse((gateScores as string | null) ?? '{"quality":{}}') as unknown,
+      version: gateVersion,
+      oodChecked: gateOodChecked === 1,
+      shownAnyway: shownAnywayAt ? { by: shownAnywayBy ?? '', at: shownAnywayAt } : null,
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import {
   PredictionListQuery,
+  type GateResult,
   type Prediction,
   type PredictionPage,
   type PredictionRow,
@@ -23,6 +24,8 @@ export interface PredictionInput {
   readonly uncertainty: number;
   readonly backend: string;
   readonly timingMs: number;
+  /** The input gate's judgement; null or absent for a classifier without one. */
+  readonly gate?: GateResult | null;
   /** PNGs to write, or overlays already written with OverlaysRepo.writePack. */
   readonly overlays?: readonly (OverlayInput | StoredOverlay)[];
 }
@@ -41,17 +44,26 @@ export function predictionInput(imageId: number, c: Classification, cams?: reado
     uncertainty: c.uncertainty,
     backend: `onnxruntime:${c.backend.backbones} + head:${c.backend.head}`,
     timingMs: c.timingsMs.total_ms ?? c.timingsMs.total ?? timings.reduce((a, b) => a + b, 0),
+    gate: c.gate ?? null,
     overlays: overlaysFromCams(cams),
   };
 }
 
 const SELECT = `SELECT ${columns('prediction', 'p')} FROM predictions p`;
 
+/** Only the gate's own fields go in (a copy never carries another record's "show anyway"). */
+function gateColumns(g: GateResult | null | undefined): unknown[] {
+  if (!g) return [null, null, null, null, null];
+  const reasons = g.reasons.map((r) => ({ code: r.code, message: r.message, metric: r.metric, value: r.value, threshold: r.threshold }));
+  return [g.verdict, JSON.stringify(reasons), JSON.stringify(g.scores), g.version, g.oodChecked ? 1 : 0];
+}
+
 const ORDER: Record<string, string> = {
   newest: 'p.created_at DESC, p.id DESC',
   oldest: 'p.created_at ASC, p.id ASC',
-  risk_desc: 'p.p_malignant DESC, p.id DESC',
-  risk_asc: 'p.p_malignant ASC, p.id ASC',
+  // risk_rank: the probability, or -1 for an image the input gate refused (migration 003).
+  risk_desc: 'p.risk_rank DESC, p.id DESC',
+  risk_asc: 'p.risk_rank ASC, p.id ASC',
 };
 
 function toPrediction(row: unknown): Prediction {
@@ -74,8 +86,9 @@ export class PredictionsRepo {
         id = Number(
           db
             .prepare(
-              `INSERT INTO predictions (image_id, model_version, p_malignant_raw, p_malignant, threshold, label, tier, uncertainty, backend, timing_ms, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              `INSERT INTO predictions (image_id, model_version, p_malignant_raw, p_malignant, threshold, label, tier, uncertainty, backend, timing_ms, created_at,
+                                        gate_verdict, gate_reasons, gate_scores, gate_version, gate_ood_checked)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
             )
             .run(
               input.imageId,
@@ -89,6 +102,7 @@ export class PredictionsRepo {
               input.backend,
               input.timingMs,
               nowIso(),
+              ...gateColumns(input.gate),
             ).lastInsertRowid,
         );
       } catch (err) {
@@ -96,13 +110,44 @@ export class PredictionsRepo {
         throw err;
       }
       this.overlays.insertAll(id, input.overlays ?? []);
-      const { overlays: _png, ...facts } = input;
+      const { overlays: _png, gate, ...facts } = input;
       audit.record({
         actor: this.ctx.actor(),
         action: 'prediction.create',
         entity: 'predictions',
         entityId: id,
-        detail: { ...facts, overlays: (input.overlays ?? []).map((o) => `${o.kind}/${o.format}`), ...auditDetail },
+        detail: {
+          ...facts,
+          gate: gate ? { verdict: gate.verdict, reasons: gate.reasons.map((r) => r.code), version: gate.version, oodChecked: gate.oodChecked } : null,
+          overlays: (input.overlays ?? []).map((o) => `${o.kind}/${o.format}`),
+          ...auditDetail,
+        },
+      });
+      return this.require(id);
+    })();
+  }
+
+  /**
+   * A clinician asks to see the probability of an image the gate refused. Recorded on the row
+   * (who, when) and in the audit log, in one transaction; the image then counts in its tier,
+   * marked as outside the model's validated range. Asking twice keeps the first record.
+   */
+  showAnyway(id: number, clinician: string): Prediction {
+    const { db, audit } = this.ctx;
+    return db.transaction(() => {
+      const p = this.require(id);
+      if (p.gate?.verdict !== 'refused') {
+        throw new StoreError('conflict', `prediction ${id} was not refused by the input gate: its probability is shown already`);
+      }
+      if (p.gate.shownAnyway) return p;
+      const at = nowIso();
+      db.prepare('UPDATE predictions SET shown_anyway_by = ?, shown_anyway_at = ? WHERE id = ?').run(clinician, at, id);
+      audit.record({
+        actor: this.ctx.actor(),
+        action: 'prediction.show_anyway',
+        entity: 'predictions',
+        entityId: id,
+        detail: { imageId: p.imageId, clinician, at, reasons: p.gate.reasons.map((r) => r.code), gateVersion: p.gate.version, outsideValidatedRange: true },
       });
       return this.require(id);
     })();
@@ -177,7 +222,8 @@ export class PredictionsRepo {
       params.push(q.lesionId);
     }
     if (q.tier !== undefined) {
-      where.push('p.tier = ?');
+      // triage: the tier, or 'cannot_assess' for a refused image nobody asked to see (migration 003).
+      where.push('p.triage = ?');
       params.push(q.tier);
     }
     if (q.jobId !== undefined) {

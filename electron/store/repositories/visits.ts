@@ -10,6 +10,8 @@ export interface VisitSummaryRow extends Visit {
   /** Null when none of the visit's images has a prediction. */
   readonly maxPMalignant: number | null;
   readonly highCount: number;
+  /** Images the input gate refused and nobody asked to see anyway. */
+  readonly cannotAssessCount: number;
 }
 
 const SELECT = `SELECT id, patient_id AS patientId, date, clinician, notes, created_at AS createdAt FROM visits`;
@@ -61,20 +63,22 @@ export class VisitsRepo {
 
   /**
    * A patient's visits, newest first, each with its image count and, over each image's newest
-   * prediction, the highest probability and the number in the high tier: one query.
+   * prediction, the highest probability and the number in the high tier (both leave out images
+   * the input gate refused and nobody asked to see) and the number that cannot be assessed: one query.
    */
   summariesForPatient(patientId: number): VisitSummaryRow[] {
     return this.ctx.db
       .prepare(
         `WITH latest AS (
-           SELECT i.visit_id AS visitId, p.p_malignant AS pMalignant, p.tier AS tier
+           SELECT i.visit_id AS visitId, p.p_malignant AS pMalignant, p.triage AS triage
            FROM images i JOIN predictions p ON p.id = (SELECT max(id) FROM predictions WHERE image_id = i.id)
            WHERE i.visit_id IN (SELECT id FROM visits WHERE patient_id = @patientId)
          )
          SELECT v.id AS id, v.patient_id AS patientId, v.date AS date, v.clinician AS clinician, v.notes AS notes, v.created_at AS createdAt,
            (SELECT count(*) FROM images WHERE visit_id = v.id) AS imageCount,
-           (SELECT max(pMalignant) FROM latest WHERE visitId = v.id) AS maxPMalignant,
-           (SELECT count(*) FROM latest WHERE visitId = v.id AND tier = 'high') AS highCount
+           (SELECT max(pMalignant) FROM latest WHERE visitId = v.id AND triage != 'cannot_assess') AS maxPMalignant,
+           (SELECT count(*) FROM latest WHERE visitId = v.id AND triage = 'high') AS highCount,
+           (SELECT count(*) FROM latest WHERE visitId = v.id AND triage = 'cannot_assess') AS cannotAssessCount
          FROM visits v WHERE v.patient_id = @patientId ORDER BY v.date DESC, v.id DESC`,
       )
       .all({ patientId }) as VisitSummaryRow[];

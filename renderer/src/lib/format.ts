@@ -1,9 +1,27 @@
 /** Display helpers shared by screens; pure functions. */
-import type { Tier } from '#common/domain';
+import type { Prediction, Tier } from '#common/domain';
+import { cannotAssess, CANNOT_ASSESS, shortReasons, type Triage } from '#common/gate';
 
 export type { Tier };
 
 export const TIER_LABEL: Record<Tier, string> = { low: 'Low risk', review: 'Review', high: 'High risk' };
+export const TRIAGE_LABEL: Record<Triage, string> = { ...TIER_LABEL, cannot_assess: CANNOT_ASSESS };
+
+/**
+ * Sort key for "highest risk first": by probability; then the images the input gate refused, all
+ * together (ordering them by a probability nobody may see would show it); unclassified images last.
+ */
+export function riskKey(p: Prediction | null): number {
+  if (!p) return -1;
+  return cannotAssess(p) ? -0.5 : p.pMalignant;
+}
+
+/** What a screen reader says for a tile: "high risk 42%", "cannot assess: image too dark", "not classified". */
+export function riskWords(p: Prediction | null): string {
+  if (!p) return 'not classified';
+  if (cannotAssess(p)) return `${CANNOT_ASSESS.toLowerCase()}: ${shortReasons(p.gate!.reasons)}`;
+  return `${p.tier} risk ${Math.round(p.pMalignant * 100)}%${p.gate?.verdict === 'refused' ? ", outside the model's validated range" : ''}`;
+}
 
 /** Truncates rather than rounds, so a value just under a tier cut-off never prints as the cut-off. */
 export function percent(p: number, digits = 0): string {

@@ -6,8 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeOodStats, encodeOodStats, headLogits, OOD_BIN, OOD_JSON, oodScores, type OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
-import type { HeadArrays } from '../../../electron/model/head.ts';
+import { decodeOodStats, encodeOodStats, OOD_BIN, OOD_JSON, oodScores, type OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
+import type { FusionHead } from '../../../electron/model/head.ts';
 import { fitBranch, percentile } from './ood-stats.ts';
 
 export interface PooledExample {
@@ -21,7 +21,7 @@ export interface PooledExample {
 export interface BuildOodOptions {
   readonly modelVersion: string;
   /** The head, for the energy score's logits (pooled input = inception then mobilenet). */
-  readonly head: HeadArrays;
+  readonly head: Pick<FusionHead, 'classLogitsFromPooled'>;
   readonly k?: number;
   readonly percentile?: number;
   readonly use?: 'mahalanobis' | 'energy';
@@ -61,7 +61,7 @@ export function buildOodStats(train: readonly PooledExample[], val: readonly Poo
     const joined = new Float64Array(v.inception.length + v.mobilenet.length);
     joined.set(Array.from(v.inception));
     joined.set(Array.from(v.mobilenet), v.inception.length);
-    return oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }, headLogits(o.head, joined));
+    return oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }, o.head.classLogitsFromPooled(joined));
   });
   const header: OodStatsHeader = {
     ...draft.header,

@@ -12,9 +12,8 @@ import { dirname, join } from 'node:path';
 import { Backbones } from '../../../electron/model/backbones.ts';
 import { readLabelledFolder } from '../../../electron/model/datasets.ts';
 import { concatChannels } from '../../../electron/model/feature-maps.ts';
-import { headArrays, readHeadFile, type HeadArrays } from '../../../electron/model/head.ts';
+import { averagePool, FusionHead } from '../../../electron/model/head.ts';
 import { decodeForGate } from '../../../electron/model/input-gate/decode.ts';
-import { averagePool, headLogits } from '../../../electron/model/input-gate/ood.ts';
 import { measureQuality, type QualityScores } from '../../../electron/model/input-gate/quality.ts';
 import { loadManifest, manifestPath, type ModelManifest } from '../../../electron/model/manifest.ts';
 import { seededRandom } from '../../../electron/model/metrics.ts';
@@ -121,22 +120,21 @@ export function readPooled(model: string): Map<string, PooledRecord> {
 /** The model pieces the extraction needs. */
 export interface ModelParts {
   readonly manifest: ModelManifest;
-  readonly head: HeadArrays;
+  readonly head: FusionHead;
   readonly backbones: Backbones;
 }
 
 export async function loadModelParts(modelDir: string, threads = 1): Promise<ModelParts> {
   const manifest = loadManifest(modelDir);
   const headFile = manifestPath(modelDir, manifest.head.file);
-  const file = await readHeadFile(headFile.endsWith('.json') ? dirname(headFile) : headFile);
-  const arrays = headArrays(file.config, file.weights);
+  const head = await FusionHead.load(headFile.endsWith('.json') ? dirname(headFile) : headFile);
   const backbones = await Backbones.load({
     inceptionLayers: manifest.backbones.inception_v3.layers,
     inceptionScaling: manifest.backbones.inception_v3.scaling,
     executionProvider: 'cpu',
     intraOpThreads: threads,
   });
-  return { manifest, head: arrays, backbones };
+  return { manifest, head, backbones };
 }
 
 /** Pooled vectors, logits and quality scores of one image, exactly as the classifier would see it (identity view). */
@@ -150,7 +148,7 @@ export async function extractOne(parts: ModelParts, bytes: Buffer, name: string)
   const joined = new Float64Array(inception.length + mobilenet.length);
   joined.set(inception);
   joined.set(mobilenet, inception.length);
-  return { inception, mobilenet, logits: headLogits(parts.head, joined), quality };
+  return { inception, mobilenet, logits: parts.head.classLogitsFromPooled(joined), quality };
 }
 
 /** Extracts every item not yet cached, until the deadline; returns how many were computed. */
