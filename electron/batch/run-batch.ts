@@ -20,6 +20,7 @@ import type { ScannedPath } from '../store/repositories/batches.ts';
 import type { Store } from '../store/store.ts';
 import { ProgressMeter } from './progress.ts';
 import { describeItemError, readInput } from './read-input.ts';
+import { mapLimit } from '../util/map-limit.ts';
 
 export interface BatchRequest {
   /** Folder (walked recursively for image files) or a single file. */
@@ -122,7 +123,6 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
   let failed = 0;
   let storeMs = 0;
   let storeItems = 0;
-  let next = 0;
 
   const settle = (itemId: number, current: string | null): void => {
     meter.settle(countsOf(store.batches.requireJob(jobId)));
@@ -186,24 +186,21 @@ export async function runBatch(options: RunBatchOptions): Promise<BatchResult> {
     }
   };
 
-  const worker = async (): Promise<void> => {
-    while (!signal?.aborted && next < pending.length) {
-      const item = pending[next++]!;
-      emit(item.path);
-      try {
-        await processItem(item);
-      } catch (err) {
-        // A store failure is not the file's fault; record it if the store still can, else stop the job.
-        fail(item, `store: ${err instanceof Error ? err.message : String(err)}`);
-      }
-      settle(item.id, null);
+  const work = async (item: (typeof pending)[number]): Promise<void> => {
+    emit(item.path);
+    try {
+      await processItem(item);
+    } catch (err) {
+      // A store failure is not the file's fault; record it if the store still can, else stop the job.
+      fail(item, `store: ${err instanceof Error ? err.message : String(err)}`);
     }
+    settle(item.id, null);
   };
 
   let outcome: BatchJob['status'] = 'done';
   try {
     const n = Math.max(1, Math.min(8, Math.floor(options.concurrency ?? 2)));
-    await Promise.all(Array.from({ length: n }, worker));
+    await mapLimit(pending, n, work, signal);
     if (signal?.aborted) outcome = 'cancelled';
   } catch (err) {
     store.batches.setStatus(jobId, 'failed');

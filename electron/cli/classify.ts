@@ -23,6 +23,7 @@ import type { Command } from 'commander';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative } from 'node:path';
 import { isWalkError, walkImageFiles, type WalkEntry } from '../util/image-files.ts';
+import { mapLimit } from '../util/map-limit.ts';
 import { loadCliClassifier, operatingPointOption, providerOf } from './model-options.ts';
 import type { CamOptions, CamResult, ExplainedResult } from '../model/classifier.ts';
 import type { CamMethod } from '../model/gradcam.ts';
@@ -240,17 +241,12 @@ export async function runClassify(
 
   // Two images in flight: the next one decodes while the classifier (which runs one image's
   // backbones at a time) works on the current one. Rows keep the walk order.
-  let nextIndex = 0;
-  const worker = async (): Promise<void> => {
-    while (nextIndex < entries.length) {
-      const i = nextIndex++;
-      await handle(i);
-      done++;
-      const seconds = (performance.now() - started) / 1000;
-      bar?.update(done, { rate: (done / Math.max(seconds, 1e-3)).toFixed(1) });
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  await mapLimit(entries, 2, async (_, i) => {
+    await handle(i);
+    done++;
+    const seconds = (performance.now() - started) / 1000;
+    bar?.update(done, { rate: (done / Math.max(seconds, 1e-3)).toFixed(1) });
+  });
   bar?.stop();
   const finished = rows.map((r, i) => r ?? errorRow(displayPath(entries[i]!.file), 'failed: not processed', 'failed'));
   if (finished.some((r) => r.gate && !r.gate.oodChecked)) io.stderr.write(`note: ${OOD_UNAVAILABLE} (model ${classifier.modelVersion})\n`);

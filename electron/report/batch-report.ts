@@ -7,7 +7,8 @@
  * the model's validated range".
  */
 import { COLORS, ReportDocument, type RenderedReport, type Status } from './document.ts';
-import { mapLimit, preparePageImage, type PageImage } from './images.ts';
+import { preparePageImage, type PageImage } from './images.ts';
+import { mapLimit } from '../util/map-limit.ts';
 import { cannotAssessText, outsideRangeText, statusOfPrediction, tierCounts, tierExplanation } from './sections.ts';
 import type { BatchReportData, BatchReportRow } from './types.ts';
 import { isolate } from './text.ts';

@@ -3,7 +3,8 @@
  * over time as a small plot.
  */
 import { COLORS, ReportDocument, formatProbability, formatUncertainty, type RenderedReport } from './document.ts';
-import { mapLimit, preparePageImage } from './images.ts';
+import { preparePageImage } from './images.ts';
+import { mapLimit } from '../util/map-limit.ts';
 import { drawRiskPlot, type RiskPoint } from './risk-plot.ts';
 import { cannotAssessText, outsideRangeText, patientRows, reviewText, statusOfPrediction, tierExplanation } from './sections.ts';
 import type { LesionReportData, LesionReportEntry } from './types.ts';

@@ -12,7 +12,8 @@ import {
   formatUncertainty,
   thresholdVerdict,
 } from './document.ts';
-import { mapLimit, preparePageImage } from './images.ts';
+import { preparePageImage } from './images.ts';
+import { mapLimit } from '../util/map-limit.ts';
 import { cannotAssessText, outsideRangeText, patientRows, reviewText, statusOfPrediction, tierCounts, tierExplanation } from './sections.ts';
 import type { ReportImage, VisitReportData } from './types.ts';
 import { isolate } from './text.ts';

@@ -24,7 +24,7 @@ describe.skipIf(!present)('buildCamBaseline', () => {
 
   it('writes maps the classifier accepts, reproducibly from the seed', async () => {
     const shipped = shippedModelDir();
-    for (const f of ['manifest.json', 'head.json', 'head.weights.bin']) copyFileSync(join(shipped, f), join(dir, f));
+    for (const f of ['manifest.json', 'head.json', 'head.weights.bin', 'ood-stats.json', 'ood-stats.bin']) copyFileSync(join(shipped, f), join(dir, f));
     const protocol = await buildProtocol();
     const options = { protocol, images: 3, views: ['identity', 'hflip'] as const, seed: 5 };
     const first = await buildCamBaseline(dir, options);

@@ -8,7 +8,10 @@
  * This is what `dermafuse train` runs, and what produced the shipped model.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { OOD_JSON } from '../../electron/model/input-gate/ood.ts';
+import { sha256Hex } from '../../electron/util/hash.ts';
+import { buildOodStats, oodTrainingSample, pooledExamples, writeOodStats } from '../studies/input-gate/build-ood-stats.ts';
 import { join } from 'node:path';
 import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from '../head/calibration.ts';
 import { createClassifier } from '../../electron/model/classifier.ts';
@@ -158,6 +161,14 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   await mkdir(options.out, { recursive: true });
   await run.head.save(options.out);
   const shipped = await shipGraphs(recipe.graphs, options.out);
+  // The input gate's out-of-distribution statistics belong to this model's own features.
+  const ood = buildOodStats(pooledExamples(oodTrainingSample(train), recipe), pooledExamples(scored.filter((i) => i.role === 'val'), recipe), {
+    modelVersion: options.version,
+    head: run.head.toRuntime(),
+    command: 'dermafuse train',
+  });
+  writeOodStats(options.out, ood);
+  log(`input gate: out-of-distribution threshold ${ood.header.mahalanobis.threshold.toFixed(3)} (99.5th percentile of ${ood.header.mahalanobis.validation.n} validation images)`);
 
   const curves = (filter: (set: string) => boolean): CurveInput[] =>
     Object.entries(reports)
@@ -204,6 +215,7 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     operatingPoints,
     tiers,
     tta: [...recipe.tta],
+    inputGate: { oodStats: OOD_JSON, oodStatsSha256: sha256Hex(await readFile(join(options.out, OOD_JSON))) },
     metrics: { ...reports, other_malignant: others, operating_points: operatingPointReport(scored, run.logits, temperature, operatingPoints, bias) },
     training: {
       // Graph paths are this machine's; the manifest's backbones section names the shipped copies.

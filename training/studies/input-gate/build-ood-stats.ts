@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeOodStats, encodeOodStats, OOD_BIN, OOD_JSON, oodScores, type OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
 import type { FusionHead } from '../../../electron/model/head.ts';
+import type { ProtocolItem } from '../../data/protocol.ts';
+import { featureMatrix, type FeatureSpec } from '../../build/experiment.ts';
 import { fitBranch, percentile } from './ood-stats.ts';
 
 export interface PooledExample {
@@ -74,4 +76,41 @@ export function buildOodStats(train: readonly PooledExample[], val: readonly Poo
 export function writeOodStats(dir: string, built: { header: OodStatsHeader; bin: Buffer }): void {
   writeFileSync(join(dir, built.header.binFile), built.bin);
   writeFileSync(join(dir, OOD_JSON), JSON.stringify(built.header, null, 2) + '\n');
+}
+
+/** Training images per source that fit the statistics: enough for 48-dimensional subspaces, cheap to fit. */
+export const OOD_TRAIN_PER_SOURCE = 150;
+
+/**
+ * The identity-view pooled vectors of protocol items, from the feature cache, as the statistics
+ * want them (InceptionV3 taps joined in the recipe's order, MobileNetV2 apart). Items without
+ * cached features are left out.
+ */
+export function pooledExamples(items: readonly ProtocolItem[], spec: FeatureSpec): PooledExample[] {
+  const keys = items.map((i) => i.sha256);
+  const inception = featureMatrix(keys, { ...spec, branches: ['inception'], pooling: 'avg' }, 'identity');
+  const mobilenet = featureMatrix(keys, { ...spec, branches: ['mobilenet'], pooling: 'avg' }, 'identity');
+  return items.flatMap((item, r) =>
+    inception.missing.has(r) || mobilenet.missing.has(r)
+      ? []
+      : [
+          {
+            source: item.source,
+            label: item.label === 'malignant' ? 1 : item.label === 'benign' ? 0 : -1,
+            inception: inception.x.subarray(r * inception.width, (r + 1) * inception.width),
+            mobilenet: mobilenet.x.subarray(r * mobilenet.width, (r + 1) * mobilenet.width),
+          },
+        ],
+  );
+}
+
+/** A fixed sample of each source's benign and melanoma training images (the same on every rebuild). */
+export function oodTrainingSample(train: readonly ProtocolItem[], perSource = OOD_TRAIN_PER_SOURCE): ProtocolItem[] {
+  const bySource = new Map<string, ProtocolItem[]>();
+  for (const item of [...train].sort((a, b) => a.sha256.localeCompare(b.sha256))) {
+    if (item.label === 'other_malignant') continue;
+    const list = bySource.get(item.source) ?? [];
+    if (list.length < perSource) bySource.set(item.source, [...list, item]);
+  }
+  return [...bySource.values()].flat();
 }
