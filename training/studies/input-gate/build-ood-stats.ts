@@ -78,8 +78,12 @@ export function writeOodStats(dir: string, built: { header: OodStatsHeader; bin:
   writeFileSync(join(dir, OOD_JSON), JSON.stringify(built.header, null, 2) + '\n');
 }
 
-/** Training images per source that fit the statistics: enough for 48-dimensional subspaces, cheap to fit. */
-export const OOD_TRAIN_PER_SOURCE = 150;
+/**
+ * Training images per source that fit the statistics (the 9-class set has fewer and gives all it
+ * has). The study fitted on 150 per source; with the feature cache at hand a build can afford
+ * more, and a covariance from more images describes the sources better.
+ */
+export const OOD_TRAIN_PER_SOURCE = 500;
 
 /**
  * The identity-view pooled vectors of protocol items, from the feature cache, as the statistics
