@@ -1,0 +1,1 @@
+"""dermafuse model factory, fine-tuning step: ONNX backbone -> PyTorch -> fine-tune -> ONNX."""
