@@ -14,7 +14,7 @@ import { seededRandom } from '../../electron/model/metrics.ts';
 import { PREPROCESS_VERSION, prepareBuffer, type ColorConstancy } from '../../electron/model/preprocess.ts';
 import { augmentTransform, type AugmentOptions } from './augment.ts';
 import type { BackboneGraphs } from './backbone-graphs.ts';
-import type { PreparedImage } from '../../electron/model/types.ts';
+import type { FeatureMap, PreparedImage } from '../../electron/model/types.ts';
 import { applyView, VIEWS, type View } from '../../electron/model/views.ts';
 import { INCEPTION_SOURCE_SHA256, MOBILENET_V2_TFLITE } from '../../electron/model/weights.ts';
 
@@ -106,6 +106,39 @@ async function prepareJob(job: Job, colorConstancy: ColorConstancy): Promise<Pre
   return { ...prepared, inception: applyView(prepared.inception, INCEPTION_INPUT_SIZE, view), mobilenet: applyView(prepared.mobilenet, MOBILENET_INPUT_SIZE, view) };
 }
 
+/**
+ * Runs one backbone on the images of `group` that `store` lacks and appends their pooled maps
+ * (avg then max of each map, maps in the order `run` returns them).
+ */
+async function appendMissing(
+  store: FeatureStore,
+  view: string,
+  group: readonly { job: Job; prepared: PreparedImage }[],
+  size: number,
+  pixels: (prepared: PreparedImage) => Float32Array,
+  run: (x: Float32Array, n: number) => Promise<FeatureMap[]>,
+): Promise<void> {
+  const need = group.filter((b) => !store.has(view, b.job.item.sha256));
+  if (need.length === 0) return;
+  const perImage = size * size * 3;
+  const x = new Float32Array(need.length * perImage);
+  need.forEach((b, i) => x.set(pixels(b.prepared), i * perImage));
+  const maps = await run(x, need.length);
+  store.append(
+    view,
+    need.map((b, i) => ({
+      sha256: b.job.item.sha256,
+      features: concatArrays(
+        maps.flatMap((m) => {
+          const { avg, max } = poolMap(m.data, m.shape, i);
+          return [avg, max];
+        }),
+        Float32Array,
+      ),
+    })),
+  );
+}
+
 export async function extractFeatures(items: readonly ExtractItem[], options: ExtractOptions): Promise<{ computed: number; failed: number; skipped: number }> {
   const colorConstancy = options.colorConstancy ?? 'none';
   for (const v of options.views) if (!isKnownView(v)) throw new Error(`unknown view ${v}`);
@@ -146,37 +179,11 @@ export async function extractFeatures(items: readonly ExtractItem[], options: Ex
         const n = group.length;
         // Each backbone runs only on the images its store lacks: a new MobileNetV2 graph (fine-tuned)
         // beside cached InceptionV3 features costs MobileNetV2's time alone.
-        const incNeed = group.filter((b) => !incStore.has(view, b.job.item.sha256));
-        if (incNeed.length > 0) {
-          const inc = new Float32Array(incNeed.length * INCEPTION_INPUT_SIZE * INCEPTION_INPUT_SIZE * 3);
-          incNeed.forEach((b, i) => inc.set(b.prepared.inception, i * inc.length / incNeed.length));
-          const maps = await backbones.runInception(inc, incNeed.length);
-          incStore.append(
-            view,
-            incNeed.map((b, i) => {
-              const parts = options.layers.flatMap((l) => {
-                const { avg, max } = poolMap(maps[l]!.data, maps[l]!.shape, i);
-                return [avg, max];
-              });
-              return { sha256: b.job.item.sha256, features: concatArrays(parts, Float32Array) };
-            }),
-          );
-        }
-        if (mobStore) {
-          const need = group.filter((b) => !mobStore.has(view, b.job.item.sha256));
-          if (need.length > 0) {
-            const mob = new Float32Array(need.length * MOBILENET_INPUT_SIZE * MOBILENET_INPUT_SIZE * 3);
-            need.forEach((b, i) => mob.set(b.prepared.mobilenet, i * mob.length / need.length));
-            const map = await backbones.runMobilenet(mob, need.length);
-            mobStore.append(
-              view,
-              need.map((b, i) => {
-                const { avg, max } = poolMap(map.data, map.shape, i);
-                return { sha256: b.job.item.sha256, features: concatArrays([avg, max], Float32Array) };
-              }),
-            );
-          }
-        }
+        await appendMissing(incStore, view, group, INCEPTION_INPUT_SIZE, (p) => p.inception, async (x, k) => {
+          const maps = await backbones.runInception(x, k);
+          return options.layers.map((l) => maps[l]!);
+        });
+        if (mobStore) await appendMissing(mobStore, view, group, MOBILENET_INPUT_SIZE, (p) => p.mobilenet, async (x, k) => [await backbones.runMobilenet(x, k)]);
         computed += n;
       }
       options.onBatch?.(computed + failedCount, jobs.length, failedCount);
