@@ -146,17 +146,68 @@ export const Overlay = z.object({
 export type Overlay = z.infer<typeof Overlay>;
 
 export const ReviewVerdict = z.enum(['agree', 'disagree']);
-export const ReviewInput = z.object({
-  imageId: Id,
-  predictionId: Id.nullable().default(null),
-  clinician: Text(200).min(1),
-  verdict: ReviewVerdict,
-  finalDiagnosis: Text(500).default(''),
-  note: Text(10_000).default(''),
-});
+/** True for a YYYY-MM-DD that names a real day (the pattern alone lets 2026-02-30 through). */
+function isCalendarDate(date: string): boolean {
+  const t = Date.parse(`${date}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === date;
+}
+/**
+ * A diagnosis confirmed after the review (not the clinician's impression). Only melanoma and
+ * benign feed clinic adaptation; other_malignant is recorded but kept out, as in training.
+ */
+export const ConfirmedDiagnosis = z.enum(['melanoma', 'benign', 'other_malignant']);
+export type ConfirmedDiagnosis = z.infer<typeof ConfirmedDiagnosis>;
+/** What the confirmation rests on. */
+export const ConfirmationBasis = z.enum(['histopathology', 'clinical_follow_up', 'expert_consensus']);
+export type ConfirmationBasis = z.infer<typeof ConfirmationBasis>;
+export const CONFIRMED_DIAGNOSIS_LABEL: Record<ConfirmedDiagnosis, string> = { melanoma: 'Melanoma', benign: 'Benign', other_malignant: 'Other malignancy' };
+export const CONFIRMATION_BASIS_LABEL: Record<ConfirmationBasis, string> = {
+  histopathology: 'Histopathology',
+  clinical_follow_up: 'Clinical follow-up',
+  expert_consensus: 'Expert consensus',
+};
+/** "melanoma (histopathology, 2026-11-30)", or null when the review carries no confirmed diagnosis. */
+export function confirmationInWords(r: { readonly confirmedDiagnosis: ConfirmedDiagnosis | null; readonly confirmationBasis: ConfirmationBasis | null; readonly confirmedOn: string | null }): string | null {
+  if (!r.confirmedDiagnosis) return null;
+  const how = [r.confirmationBasis ? CONFIRMATION_BASIS_LABEL[r.confirmationBasis].toLowerCase() : null, r.confirmedOn].filter((x) => x !== null);
+  return `${CONFIRMED_DIAGNOSIS_LABEL[r.confirmedDiagnosis].toLowerCase()}${how.length > 0 ? ` (${how.join(', ')})` : ''}`;
+}
+export const ReviewInput = z
+  .object({
+    imageId: Id,
+    predictionId: Id.nullable().default(null),
+    clinician: Text(200).min(1),
+    verdict: ReviewVerdict,
+    finalDiagnosis: Text(500).default(''),
+    note: Text(10_000).default(''),
+    /** The confirmed diagnosis, its basis and date: all three or none (null = not confirmed). */
+    confirmedDiagnosis: ConfirmedDiagnosis.nullable().default(null),
+    confirmationBasis: ConfirmationBasis.nullable().default(null),
+    confirmedOn: IsoDate.nullable().default(null),
+  })
+  .superRefine((r, ctx) => {
+    const given = [r.confirmedDiagnosis, r.confirmationBasis, r.confirmedOn].filter((v) => v !== null).length;
+    if (given !== 0 && given !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['confirmedDiagnosis'], message: 'a confirmed diagnosis needs its basis and date (all three, or none)' });
+    }
+    if (r.confirmedOn !== null && !isCalendarDate(r.confirmedOn)) {
+      ctx.addIssue({ code: 'custom', path: ['confirmedOn'], message: `${r.confirmedOn} is not a calendar date` });
+    }
+  });
 export type ReviewInput = z.infer<typeof ReviewInput>;
 export const Review = ReviewInput.extend({ id: Id, createdAt: IsoDateTime });
 export type Review = z.infer<typeof Review>;
+
+/**
+ * How a clinic's local model differs from the shipped one (electron/model/adaptation/methods.ts):
+ * recalibrate = Platt refit of the probabilities (ranking unchanged); members = re-weighted
+ * late-fusion members; last_layer = the head's output layer refitted, pulled toward the shipped weights.
+ */
+export const AdaptationMethod = z.enum(['recalibrate', 'members', 'last_layer']);
+export type AdaptationMethod = z.infer<typeof AdaptationMethod>;
+/** Which adaptation to run: 'auto' lets cross-validation choose (possibly none), else that method if the cases allow it. */
+export const MethodRequest = z.enum(['auto', ...AdaptationMethod.options]);
+export type MethodRequest = z.infer<typeof MethodRequest>;
 
 export const AuditEntry = z.object({
   id: Id,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import {
+  AdaptationMethod,
   AuditEntry,
   BatchJob,
   BatchProgress,
@@ -15,6 +16,7 @@ import {
   ImageRecord,
   Lesion,
   LesionInput,
+  MethodRequest,
   OperatingPoint,
   Overlay,
   Patient,
@@ -139,8 +141,111 @@ export const AppInfo = z.object({
   executionProviders: z.array(ExecutionProvider).min(1),
   /** Something the clinician should know about the loaded model, e.g. that a forced GPU fell back to the CPU. */
   modelNotice: z.string().nullable(),
+  /** The clinic's adopted local model could not be used (e.g. it was modified), so the shipped model runs: why. */
+  localModelNotice: z.string().nullable().default(null),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
+
+// ---------------------------------------------------------------- clinic adaptation
+
+export { AdaptationMethod, MethodRequest };
+
+const Share = z.number().min(0).max(1);
+const Interval = z.tuple([z.number(), z.number()]);
+
+/** One model's cross-validated figures on the clinic's confirmed cases (out-of-fold predictions). */
+export const ModelFigures = z.object({
+  auc: z.number().min(0).max(1),
+  /** 95% bootstrap interval over patients (else lesions, else images). */
+  aucCi: Interval,
+  /** The operating point re-chosen on out-of-fold predictions with the shipped model's rules. */
+  threshold: Share,
+  sensitivity: Share,
+  specificity: Share,
+  brier: z.number().min(0).max(1),
+  /** Expected calibration error. */
+  ece: z.number().min(0).max(1),
+  /** Share of cases in each tier, cut-offs re-chosen with the shipped model's rules. */
+  tiers: z.object({ low: Share, review: Share, high: Share }),
+  /** ROC curve of the pooled out-of-fold predictions, (0,0) to (1,1). */
+  roc: z.array(z.object({ fpr: Share, tpr: Share })).max(5000),
+});
+export type ModelFigures = z.infer<typeof ModelFigures>;
+
+export const MethodFigures = ModelFigures.extend({
+  method: AdaptationMethod,
+  /** AUC of this method minus the shipped model's on the same folds, with its paired interval. */
+  deltaAuc: z.number(),
+  deltaAucCi: Interval,
+});
+export type MethodFigures = z.infer<typeof MethodFigures>;
+
+/** What a clinic's confirmed cases say about the shipped model and each adaptation method. */
+export const AdaptationComparison = z.object({
+  base: z.object({ version: z.string() }),
+  cases: z.object({
+    total: z.number().int().nonnegative(),
+    melanoma: z.number().int().nonnegative(),
+    benign: z.number().int().nonnegative(),
+    /** Confirmed cases left out, with why (other malignant diagnoses, no stored features, ...). */
+    excluded: z.array(z.object({ reason: z.string(), count: z.number().int().positive() })),
+  }),
+  validation: z.object({ folds: z.number().int().positive(), repeats: z.number().int().positive(), groupedBy: z.string() }),
+  shipped: ModelFigures,
+  methods: z.array(MethodFigures),
+  /** The method of the candidate (chosen, or requested), or null: keep the shipped model. */
+  chosen: AdaptationMethod.nullable(),
+  /** 'auto' when cross-validation chose; else the method the clinician asked for, which `chosen` then is. */
+  requested: MethodRequest.default('auto'),
+  reasons: z.array(z.string()),
+  /** Fewer than `minimumPerClass` melanomas or benign lesions: recalibration at most. */
+  tooFewCases: z.boolean(),
+  minimumPerClass: z.number().int().positive(),
+  /** The local version written for this choice, not adopted; null when the shipped model stays. */
+  candidate: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type AdaptationComparison = z.infer<typeof AdaptationComparison>;
+
+export const ModelVersion = z.object({
+  version: z.string(),
+  kind: z.enum(['shipped', 'local']),
+  /** The version the clinic chose (the shipped one when no local version is adopted). */
+  active: z.boolean(),
+  /** The version the classifier runs now (differs from active when a local model failed its check). */
+  inUse: z.boolean(),
+  createdAt: z.string().nullable(),
+  adoptedBy: z.string().nullable(),
+  adoptedAt: z.string().nullable(),
+  /** Local versions: how they were made and what they were compared on. */
+  comparison: AdaptationComparison.nullable(),
+});
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+/** Images whose current prediction came from another model than the one in use. */
+export const ReclassifyState = z.object({
+  /** Images without a prediction by the model in use. */
+  pending: z.number().int().nonnegative(),
+  running: z.boolean(),
+  done: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+  modelVersion: z.string().nullable(),
+  error: z.string().nullable(),
+});
+export type ReclassifyState = z.infer<typeof ReclassifyState>;
+
+export const ModelVersions = z.object({
+  /** Newest first after the shipped model. */
+  versions: z.array(ModelVersion),
+  /** E.g. that the adopted local model failed its integrity check and the shipped model runs instead. */
+  notice: z.string().nullable(),
+  reclassify: ReclassifyState,
+});
+export type ModelVersions = z.infer<typeof ModelVersions>;
+
+/** Who acts, in the audit log: the clinician's name as typed. */
+const Clinician = z.string().trim().min(1).max(200);
 
 export const ReportKind = z.enum(['visit', 'batch', 'lesion']);
 export const ReportResult = z.object({
@@ -242,6 +347,24 @@ export const channels = {
     z.array(AuditEntry),
   ),
 
+  /** The shipped model and the clinic's local versions, which one is in use, and images to reclassify. */
+  'model.versions': channel(Empty, ModelVersions),
+  /**
+   * Cross-validates the adaptation methods on the store's confirmed reviews (features backfilled
+   * first) and writes the chosen method as a local version, not adopted (its creation is audited
+   * under the clinician's name). `method` 'auto' (default) lets cross-validation choose, which may be
+   * none; a method named is run if the case counts allow it (e.g. recalibration with too few
+   * melanomas), else refused as invalid_input with the reason. Progress: `adaptation.progress`.
+   */
+  'model.adaptation.run': channel(z.strictObject({ clinician: Clinician, method: MethodRequest.default('auto') }), AdaptationComparison),
+  /** Puts a local version in use: only with the clinician's explicit confirmation and name (audited). */
+  'model.adopt': channel(z.strictObject({ version: z.string().min(1).max(200), clinician: Clinician, confirmed: z.literal(true) }), ModelVersions),
+  /** Returns to the shipped model (audited). */
+  'model.rollback': channel(z.strictObject({ clinician: Clinician }), ModelVersions),
+  /** Classifies again, with the model in use, every image it has not classified. Progress: `reclassify.progress`. */
+  'model.reclassify.start': channel(Empty, ReclassifyState),
+  'model.reclassify.cancel': channel(Empty, ReclassifyState),
+
   /** Native folder picker; answers null where the shell has none (the test bridge). */
   'dialog.pickFolder': channel(Empty, z.object({ path: z.string().nullable() })),
 } as const;
@@ -275,6 +398,12 @@ export const events = {
   'batch.progress': BatchProgress,
   'batch.finished': BatchFinished,
   'model.status': z.object({ status: ModelStatus, modelVersion: z.string().nullable(), error: z.string().nullable() }),
+  'adaptation.progress': z.object({
+    stage: z.enum(['backfill', 'cross-validation', 'fit', 'write']),
+    done: z.number().int().nonnegative(),
+    total: z.number().int().nonnegative(),
+  }),
+  'reclassify.progress': ReclassifyState,
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

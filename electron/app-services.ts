@@ -5,17 +5,18 @@
  * process, or a Node child process in the tests and the dev bridge).
  */
 import { existsSync } from 'node:fs';
-import type { Settings } from '#common/domain';
+import { createRegistry } from './adaptation/registry.ts';
 import { createEventHub, type ChannelImplementations, type EventHub } from './ipc/handlers.ts';
 import type { MediaSource } from './ipc/media.ts';
-import type { Classifier } from './model/types.ts';
 import { openStore, type Store } from './store/index.ts';
+import { createAdaptationService, modelSourceOf } from './services/adaptation.ts';
 import { auditChannels } from './services/audit.ts';
 import { createBatchRunner } from './services/batch.ts';
 import { dialogChannels } from './services/dialogs.ts';
 import { imageChannels, reviewChannels } from './services/images.ts';
-import { appInfoChannel, createModelService } from './services/model.ts';
+import { appInfoChannel, createModelService, type LoadClassifier } from './services/model.ts';
 import { lesionChannels, patientChannels, visitChannels } from './services/patients.ts';
+import { createReclassifier } from './services/reclassify.ts';
 import { reportChannels } from './services/reports.ts';
 import { createSettingsService } from './services/settings.ts';
 import type { BootstrapConfig, Dialogs } from './services/types.ts';
@@ -28,8 +29,11 @@ export interface AppServicesOptions {
   appVersion?: string;
   dialogs?: Dialogs;
   bootstrap?: BootstrapConfig;
-  /** Builds the classifier; defaults to the shipped model (createClassifier). Loaded in the background. */
-  loadClassifier?: (settings: Settings) => Promise<Classifier>;
+  /**
+   * Builds the classifier of a model folder (null: the shipped model); defaults to createClassifier.
+   * Loaded in the background; the folder is the clinic's adopted local version, if any.
+   */
+  loadClassifier?: LoadClassifier;
   /** Where exported PDFs go when there is no save dialog; default `<dataDir>/reports`. */
   reportsDir?: string;
   log?: (message: string) => void;
@@ -52,9 +56,27 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
   const store = openStore({ dataDir: configured, actor: 'clinician' });
 
   // The model reads the settings before the settings service exists: read the store directly.
-  const model = createModelService({ load: options.loadClassifier, settings: () => store.settings.getAll(), events, log });
+  const registry = createRegistry(store.dataDir, store);
+  const model = createModelService({
+    load: options.loadClassifier,
+    settings: () => store.settings.getAll(),
+    source: modelSourceOf(registry),
+    // Screens show each image's prediction by the model in use, the newest of another model only when it has none.
+    inUse: (modelVersion) => store.preferModelVersion(modelVersion),
+    events,
+    log,
+  });
   const settings = createSettingsService(store, model, options.bootstrap);
   const batches = createBatchRunner(store, model, events, log);
+  const reclassifier = createReclassifier(store, model, events, log);
+  const adaptation = createAdaptationService({
+    store,
+    model,
+    registry,
+    reclassifier,
+    events,
+    blocker: () => (batches.busy() ? 'a folder batch is running' : null),
+  });
 
   const channels: ChannelImplementations = {
     ...appInfoChannel(model, { appVersion: options.appVersion, nativeDialogs: options.dialogs !== undefined }),
@@ -67,6 +89,8 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     ...batches.channels,
     ...reportChannels(store, { settings: settings.current, dialogs: options.dialogs, reportsDir: options.reportsDir }),
     ...auditChannels(store),
+    ...adaptation.channels,
+    ...reclassifier.channels,
     ...dialogChannels(options.dialogs),
   };
 
@@ -88,6 +112,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     modelReady: model.ready,
     async close() {
       await batches.stopAll();
+      await reclassifier.stop();
       await model.dispose();
       store.close();
     },

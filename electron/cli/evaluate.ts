@@ -9,7 +9,6 @@
  * accuracy, balanced accuracy, sensitivity, specificity, PPV, NPV, F1, ECE and the confusion matrix
  * at the model's threshold.
  */
-import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { binaryTarget, readLabelledFolder, type LabelledRow } from '../model/dat
 import { loadManifest, shippedModelDir, type ModelManifest } from '../model/manifest.ts';
 import { evaluateScores, type EvaluationReport } from '../model/metrics.ts';
 import { reliabilitySvg, rocSvg, svgToPng } from '../model/plots.ts';
+import { progressBar } from './progress.ts';
 
 export interface EvaluateCliOptions {
   readonly split?: string;
@@ -47,17 +47,10 @@ interface Scored {
   p: number;
 }
 
-export function progressBar(enabled: boolean, total: number): { tick: () => void; stop: () => void } {
-  if (!enabled) return { tick: () => undefined, stop: () => undefined };
-  const bar = new SingleBar({ format: 'evaluate |{bar}| {value}/{total} eta {eta_formatted}', stream: process.stderr }, Presets.shades_classic);
-  bar.start(total, 0);
-  return { tick: () => bar.increment(), stop: () => bar.stop() };
-}
-
 const scoreWithPipeline: Scorer = async (rows, modelDir, _manifest, showProgress, errors) => {
   const classifier = await createClassifier({ modelDir });
   const out = new Map<LabelledRow, number>();
-  const bar = progressBar(showProgress, rows.length);
+  const bar = progressBar('evaluate', showProgress, rows.length);
   try {
     for (const row of rows) {
       try {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { projectRoot } from '../util/paths.ts';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { registerAdapt } from './adapt.ts';
 import { registerBatch } from './batch.ts';
 import { registerClassify } from './classify.ts';
 import { registerEvaluate } from './evaluate.ts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerBatch(program);
   registerReport(program);
   registerEvaluate(program);
+  registerAdapt(program);
   return program;
 }
 

@@ -33,6 +33,7 @@ import { expectedMeta, loadCamBaseline, type CamBaseline } from './cam-baseline.
 import { concatChannels } from './feature-maps.ts';
 import { concatArrays } from '../util/typed-arrays.ts';
 import { averagePool, FusionHead, type Branch } from './head.ts';
+import { pooledFeatures, type PooledFeatures } from './pooled-features.ts';
 import { GATE_MAX_SIDE } from './input-gate/decode.ts';
 import { checkQualityImage, gateFeatures, gateVersion, shippedThresholds, type ModelGateResult } from './input-gate/gate.ts';
 import { loadOodStats, type OodStats } from './input-gate/ood.ts';
@@ -121,6 +122,8 @@ export interface ScoredViews {
   readonly logits: Float32Array;
   readonly views: readonly View[];
   readonly features: { inception: FeatureMap; mobilenet: FeatureMap };
+  /** The head's pooled input per view, the vectors the logits were computed from. */
+  readonly pooled: PooledFeatures;
 }
 
 /** Size of the grid the fused map is built on (over the model's crop); finer than both branch grids. */
@@ -268,9 +271,11 @@ export class FusionClassifier implements Classifier {
       const out = await this.backbones.run(inc, mob, views.length);
       const t1 = now();
       const inception = this.inceptionMap(out.inception);
-      const logits = this.head.logits(inception, out.mobilenet);
+      // Pool once per view: the logits and the stored features come from the same vectors.
+      const vectors = views.map((_, i) => this.head.pooledInput(inception, out.mobilenet, i));
+      const logits = Float32Array.from(vectors, (v) => this.head.logitFromPooled(v));
       const t2 = now();
-      return { logits, views, features: { inception, mobilenet: out.mobilenet }, backbonesMs: t1 - t0, headMs: t2 - t1 };
+      return { logits, views, features: { inception, mobilenet: out.mobilenet }, pooled: pooledFeatures(views, vectors), backbonesMs: t1 - t0, headMs: t2 - t1 };
     });
   }
 
@@ -313,8 +318,8 @@ export class FusionClassifier implements Classifier {
     return { maps, weights: fused.weights, contributions: contribByKind, target };
   }
 
-  private classification(logits: Float32Array, timingsMs: Record<string, number>): Classification {
-    const { p, pRaw, uncertainty } = aggregateViews(logits, this.manifest.temperature, this.manifest.calibrationBias);
+  private classification(scored: ScoredViews, timingsMs: Record<string, number>): Classification {
+    const { p, pRaw, uncertainty } = aggregateViews(scored.logits, this.manifest.temperature, this.manifest.calibrationBias);
     const threshold = this.threshold;
     return {
       pMalignant: p,
@@ -326,6 +331,7 @@ export class FusionClassifier implements Classifier {
       modelVersion: this.modelVersion,
       backend: this.backend,
       timingsMs,
+      pooled: scored.pooled,
     };
   }
 
@@ -344,7 +350,7 @@ export class FusionClassifier implements Classifier {
     const tg = now();
     const gate = this.judge(prepared, scored);
     timings.gate_ms = round(now() - tg);
-    let classification: Classification = { ...this.classification(scored.logits, timings), gate: gateRecord(gate) };
+    let classification: Classification = { ...this.classification(scored, timings), gate: gateRecord(gate) };
     let cams: CamResult[] | undefined;
     if (options.cam) {
       const t2 = now();

@@ -14,7 +14,7 @@
  * Gradient of global pooling: average pooling spreads d/d(avg_c) evenly, 1/(H·W) per cell; max
  * pooling sends d/d(max_c) to every cell holding the maximum.
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { concatArrays } from '../util/typed-arrays.ts';
 import type { FeatureMap } from './types.ts';
@@ -171,6 +171,36 @@ export async function readHeadFile(dir: string): Promise<{ config: HeadConfig; w
 }
 
 /**
+ * head.json + head.weights.bin as readHeadFile reads them: plain float32 little-endian, weights in
+ * the order their specs list (the layout tfjs' encodeWeights produces, so trained and adapted heads
+ * are written alike).
+ */
+export function encodeHeadFiles(config: HeadConfig, arrays: HeadArrays): { json: string; bin: Buffer } {
+  const named: [string, readonly number[], Float32Array][] = [
+    ['norm/mean', [arrays.mean.length], arrays.mean],
+    ['norm/std', [arrays.std.length], arrays.std],
+  ];
+  arrays.layers.forEach((d, i) => named.push([`dense${i}/kernel`, [d.fanIn, d.fanOut], d.kernel], [`dense${i}/bias`, [d.fanOut], d.bias]));
+  named.push(['out/kernel', [arrays.output.fanIn, arrays.output.fanOut], arrays.output.kernel], ['out/bias', [arrays.output.fanOut], arrays.output.bias]);
+  const bin = Buffer.alloc(named.reduce((n, [, , data]) => n + data.length * 4, 0));
+  let offset = 0;
+  for (const [, , data] of named) {
+    for (let i = 0; i < data.length; i++) offset = bin.writeFloatLE(data[i]!, offset);
+  }
+  const specs: WeightSpec[] = named.map(([name, shape]) => ({ name, shape, dtype: 'float32' }));
+  const meta: HeadFileMeta = { format: HEAD_FORMAT, config, weightsFile: HEAD_BIN, weightSpecs: specs };
+  return { json: JSON.stringify(meta, null, 2) + '\n', bin };
+}
+
+/** Writes encodeHeadFiles' two files into dir (created when missing). */
+export async function writeHeadFiles(dir: string, config: HeadConfig, arrays: HeadArrays): Promise<void> {
+  const { json, bin } = encodeHeadFiles(config, arrays);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, HEAD_BIN), bin);
+  await writeFile(join(dir, HEAD_JSON), json);
+}
+
+/**
  * Global pooling of batch item `index` of a NHWC map: the per-channel mean (and maximum when
  * asked). The head pools with it, and the input gate's out-of-distribution score reads the same
  * average-pooled vectors (electron/model/input-gate/ood.ts), so both see identical features.
@@ -196,6 +226,31 @@ export function globalPool(map: FeatureMap, index = 0, withMax = false): { avg: 
 /** Average pooling of one item of a NHWC map: the vector the head's 'avg' pooling sees. */
 export function averagePool(map: FeatureMap, index = 0): Float64Array {
   return globalPool(map, index).avg;
+}
+
+/**
+ * Standardisation and the dense ReLU layers of a head, from the `mean.length` pooled values at
+ * `offset`: every layer's activations, the standardised input first, the last hidden layer last.
+ */
+export function hiddenActivations(arrays: Pick<HeadArrays, 'mean' | 'std' | 'layers'>, pooled: ArrayLike<number>, offset = 0): Float64Array[] {
+  const { mean, std, layers } = arrays;
+  let x = new Float64Array(mean.length);
+  for (let i = 0; i < x.length; i++) x[i] = (pooled[offset + i]! - mean[i]!) / std[i]!;
+  const acts = [x];
+  for (const layer of layers) {
+    const y = new Float64Array(layer.fanOut);
+    for (let j = 0; j < layer.fanOut; j++) y[j] = layer.bias[j]!;
+    for (let i = 0; i < layer.fanIn; i++) {
+      const xi = x[i]!;
+      if (xi === 0) continue;
+      const row = i * layer.fanOut;
+      for (let j = 0; j < layer.fanOut; j++) y[j]! += xi * layer.kernel[row + j]!;
+    }
+    for (let j = 0; j < y.length; j++) if (y[j]! < 0) y[j] = 0;
+    x = y;
+    acts.push(x);
+  }
+  return acts;
 }
 
 export interface HeadGradients {
@@ -238,6 +293,14 @@ export class FusionHead {
     return new FusionHead(config, headArrays(config, named));
   }
 
+  /**
+   * The weights themselves, for code that refits part of the head (clinic adaptation). The
+   * arrays are the head's own: callers copy before changing anything.
+   */
+  arrays(): HeadArrays {
+    return { mean: this.mean, std: this.std, layers: this.layers, output: this.output };
+  }
+
   /** Loads head.json + head.weights.bin from a folder. */
   static async load(dir: string): Promise<FusionHead> {
     const { config, weights } = await readHeadFile(dir);
@@ -252,8 +315,12 @@ export class FusionHead {
     return m;
   }
 
-  /** Pooled input vector of batch item `index`, in the head's concatenation order. */
-  private pool(inception: FeatureMap | null, mobilenet: FeatureMap | null, index: number): Float64Array {
+  /**
+   * Pooled input vector of batch item `index`, in the head's concatenation order: what the head
+   * reads, and what the store keeps with each prediction (pooled-features.ts) so that the head
+   * can be re-run or refitted without the backbones.
+   */
+  pooledInput(inception: FeatureMap | null, mobilenet: FeatureMap | null, index = 0): Float64Array {
     const parts: Float64Array[] = [];
     for (const branch of this.config.branches) {
       const { avg, max } = globalPool(this.mapOf(branch, inception, mobilenet), index, this.config.pooling === 'avg+max');
@@ -265,22 +332,8 @@ export class FusionHead {
 
   /** Forward from a pooled vector; keeps each layer's activations for the backward pass. */
   private forward(pooled: Float64Array): { logit: number; classLogits: [number, number]; acts: Float64Array[] } {
-    let x = new Float64Array(pooled.length);
-    for (let i = 0; i < x.length; i++) x[i] = (pooled[i]! - this.mean[i]!) / this.std[i]!;
-    const acts = [x];
-    for (const layer of this.layers) {
-      const y = new Float64Array(layer.fanOut);
-      for (let j = 0; j < layer.fanOut; j++) y[j] = layer.bias[j]!;
-      for (let i = 0; i < layer.fanIn; i++) {
-        const xi = x[i]!;
-        if (xi === 0) continue;
-        const row = i * layer.fanOut;
-        for (let j = 0; j < layer.fanOut; j++) y[j]! += xi * layer.kernel[row + j]!;
-      }
-      for (let j = 0; j < y.length; j++) if (y[j]! < 0) y[j] = 0;
-      x = y;
-      acts.push(x);
-    }
+    const acts = hiddenActivations({ mean: this.mean, std: this.std, layers: this.layers }, pooled);
+    const x = acts.at(-1)!;
     const out = this.output;
     let z0 = out.bias[0]!;
     let z1 = out.bias[1]!;
@@ -296,7 +349,7 @@ export class FusionHead {
    * score reads them); logits() gives their difference.
    */
   classLogits(inception: FeatureMap | null, mobilenet: FeatureMap | null, index = 0): [number, number] {
-    return this.forward(this.pool(inception, mobilenet, index)).classLogits;
+    return this.forward(this.pooledInput(inception, mobilenet, index)).classLogits;
   }
 
   /** [z_benign, z_malignant] from an input already pooled and joined in the head's order (training studies). */
@@ -305,17 +358,23 @@ export class FusionHead {
     return this.forward(Float64Array.from(pooled)).classLogits;
   }
 
+  /** z_malignant − z_benign from an input already pooled and joined in the head's order (a stored prediction's features). */
+  logitFromPooled(pooled: ArrayLike<number>): number {
+    const [z0, z1] = this.classLogitsFromPooled(pooled);
+    return z1 - z0;
+  }
+
   /** Pre-softmax malignant score z_malignant − z_benign per batch item (calibrate: manifest.ts). */
   logits(inception: FeatureMap | null, mobilenet: FeatureMap | null): Float32Array {
     const n = (inception ?? mobilenet)!.shape[0];
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.forward(this.pool(inception, mobilenet, i)).logit;
+    for (let i = 0; i < n; i++) out[i] = this.forward(this.pooledInput(inception, mobilenet, i)).logit;
     return out;
   }
 
   /** The logit of batch item `index` and its gradient w.r.t. that item's feature maps (Grad-CAM). */
   logitWithGradients(inception: FeatureMap, mobilenet: FeatureMap, index = 0): HeadGradients {
-    const pooled = this.pool(inception, mobilenet, index);
+    const pooled = this.pooledInput(inception, mobilenet, index);
     const { logit, acts } = this.forward(pooled);
     // d logit / d last activations = K[:,1] − K[:,0]
     const out = this.output;

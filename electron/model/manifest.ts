@@ -9,6 +9,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { OperatingPoint, type Tier } from '#common/domain';
 import { modelsDir } from '../util/paths.ts';
+import { ADAPTATION_METHODS, type AdaptationMethod } from './adaptation/types.ts';
 import { ModelGraphEntry, type ModelGraphRef } from './model-graph.ts';
 
 export const InceptionScaling = z.enum(['unit', 'symmetric']);
@@ -36,6 +37,33 @@ export type NamedOperatingPoint = z.infer<typeof NamedOperatingPoint>;
  * definition in common/domain.ts, under the name the model code and the CLI have used.
  */
 export { OperatingPoint as OperatingPointName };
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/**
+ * What a local model version (adapted in the clinic from its confirmed cases, electron/adaptation/)
+ * records about its making: the model it was adapted from (pinned by its manifest's sha256), the
+ * cases it learnt from (ids and counts, never images), the method, the cross-validated figures it
+ * was chosen on and the sha256 of every other file of its folder (checked before it is used).
+ */
+export const ManifestAdaptation = z.object({
+  base: z.object({ version: z.string().min(1), manifestSha256: Sha256 }),
+  method: z.enum(ADAPTATION_METHODS as [AdaptationMethod, ...AdaptationMethod[]]),
+  cases: z.object({
+    source: z.enum(['store', 'labels']),
+    count: z.number().int().nonnegative(),
+    melanoma: z.number().int().nonnegative(),
+    benign: z.number().int().nonnegative(),
+    ids: z.array(z.string()),
+  }),
+  /** The cross-validated comparison (shipped vs methods on the same folds) the choice was made on. */
+  cv: z.record(z.string(), z.unknown()),
+  reasons: z.array(z.string()),
+  /** sha256 of each file of the folder other than manifest.json, by path relative to it. */
+  files: z.record(z.string(), Sha256),
+  createdAt: z.string(),
+});
+export type ManifestAdaptation = z.infer<typeof ManifestAdaptation>;
 
 export const ModelManifest = z.object({
   version: z.string().min(1),
@@ -108,6 +136,8 @@ export const ModelManifest = z.object({
       oodStatsSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     })
     .optional(),
+  /** Present only on a local model version adapted in the clinic (see ManifestAdaptation). */
+  adaptation: ManifestAdaptation.optional(),
 });
 export type ModelManifest = z.infer<typeof ModelManifest>;
 

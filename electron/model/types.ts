@@ -5,6 +5,7 @@
  */
 
 import type { GateResult, OperatingPoint, Tier } from '#common/domain';
+import type { PooledFeatures } from './pooled-features.ts';
 
 export type { GateResult, Tier };
 
@@ -106,6 +107,11 @@ export interface Classification {
    * result: see common/gate.ts. Absent only from stand-in classifiers that predate the gate.
    */
   readonly gate?: GateResult;
+  /**
+   * The pooled vectors the head scored, one per test-time view (the store keeps them with the
+   * prediction for clinic adaptation). Absent from stand-in classifiers without a head.
+   */
+  readonly pooled?: PooledFeatures;
 }
 
 export type CamKind = 'fused' | 'inception_v3' | 'mobilenet_v2';

@@ -6,6 +6,7 @@
  * without probability or heatmap; one a clinician chose to see anyway carries the mark "outside
  * the model's validated range".
  */
+import { confirmationInWords } from '#common/domain';
 import { COLORS, ReportDocument, type RenderedReport, type Status } from './document.ts';
 import { preparePageImage, type PageImage } from './images.ts';
 import { mapLimit } from '../util/map-limit.ts';
@@ -164,7 +165,11 @@ function drawRow(r: ReportDocument, row: BatchReportRow, index: number, thumbs: 
   const outside = p ? outsideRangeText(p, r.isoDateTime, true) : null;
   const mark = outside ? r.text.layout(outside, COLUMNS.slice(4, 7).reduce((w, c) => w + c.width, 0) - 2 * PAD, { size: 7, weight: 'bold', color: COLORS.cannot_assess }, 10) : null;
   const review = row.review ? r.text.layout(`${row.review.verdict}${row.review.finalDiagnosis ? `: ${isolate(row.review.finalDiagnosis)}` : ''}`, cellW(7), style, 4) : null;
-  const textH = Math.max(file.height, detail ? detail.height + 16 : 0, mark ? mark.height + 16 : 0, review?.height ?? 0);
+  // Laid out apart so a long free-text diagnosis cannot cut the confirmation off.
+  const confirmedWords = row.review ? confirmationInWords(row.review) : null;
+  const confirmed = confirmedWords ? r.text.layout(`Confirmed: ${confirmedWords}`, cellW(7), style, 8) : null;
+  const reviewH = (review?.height ?? 0) + (confirmed?.height ?? 0);
+  const textH = Math.max(file.height, detail ? detail.height + 16 : 0, mark ? mark.height + 16 : 0, reviewH);
   const h = Math.max(THUMB, textH) + 2 * PAD;
   r.ensure(h);
   const top = r.y;
@@ -181,6 +186,7 @@ function drawRow(r: ReportDocument, row: BatchReportRow, index: number, thumbs: 
     r.text.draw(r.text.layout(`\u00b1${p.uncertainty.toFixed(3)}`, cellW(6), style, 1), xs[6]! + PAD, ty);
     if (mark) r.text.draw(mark, xs[4]! + PAD, ty + 15);
     if (review) r.text.draw(review, xs[7]! + PAD, ty);
+    if (review && confirmed) r.text.draw(confirmed, xs[7]! + PAD, ty + review.height);
     else r.text.draw(r.text.layout('\u2014', cellW(7), { size: SIZE, color: COLORS.muted }, 1), xs[7]! + PAD, ty);
   } else {
     r.badge(status, xs[4]! + PAD, ty, 7);

@@ -1,5 +1,5 @@
 /** Pieces of wording shared by the three reports. */
-import type { Patient, Prediction, Review } from '#common/domain';
+import { confirmationInWords, type Patient, type Prediction, type Review } from '#common/domain';
 import { CANNOT_ASSESS, OUTSIDE_VALIDATED_RANGE, outsideValidatedRange, reasonsInWords, shortReasons, triageOf, type Triage } from '#common/gate';
 import type { Tier } from '../model/types.ts';
 import type { ReportContext } from './types.ts';
@@ -20,6 +20,8 @@ export function reviewText(review: Review | null, formatTime: (iso: string) => s
     `${review.verdict === 'agree' ? 'Agrees' : 'Disagrees'} with the model (${isolate(review.clinician)}, ${formatTime(review.createdAt)}).`,
   ];
   if (review.finalDiagnosis.trim() !== '') parts.push(`Final diagnosis: ${isolate(review.finalDiagnosis)}`);
+  const confirmed = confirmationInWords(review);
+  if (confirmed) parts.push(`Confirmed: ${confirmed}`);
   if (review.note.trim() !== '') parts.push(`Note: ${isolate(review.note)}`);
   return parts.join('\n');
 }

@@ -11,18 +11,19 @@ import type { Settings } from '#common/domain';
 import { createAppServices, type AppServices, type BootstrapConfig, type Dialogs } from '../app-services.ts';
 import { createDispatcher, type Dispatcher } from '../ipc/handlers.ts';
 import type { Classifier } from '../model/types.ts';
+import type { LoadClassifier } from '../services/model.ts';
 import { createPeer, HOST_METHODS, HOST_NOTES, HostConfig, InvokeBody, SHELL_METHODS, type MessagePort, type Peer } from './messages.ts';
 
 type ClassifierSpec = NonNullable<z.output<typeof HostConfig>['classifier']>;
 
-/** Loads a classifier factory named by the config (tests); the app never sets one. */
-async function classifierFrom(spec: ClassifierSpec): Promise<(settings: Settings) => Promise<Classifier>> {
+/** Loads a classifier factory named by the config (tests); the app never sets one. It also gets the model folder to load (null: shipped). */
+async function classifierFrom(spec: ClassifierSpec): Promise<LoadClassifier> {
   const url = spec.module.startsWith('file:') ? spec.module : isAbsolute(spec.module) ? pathToFileURL(spec.module).href : null;
   if (!url) throw new Error(`the classifier module must be an absolute path: ${spec.module}`);
   const mod = (await import(url)) as Record<string, unknown>;
   const factory = mod[spec.export];
   if (typeof factory !== 'function') throw new Error(`${spec.module} has no function ${spec.export}`);
-  return (settings) => (factory as (s: Settings, options: unknown) => Promise<Classifier>)(settings, spec.options);
+  return (settings, model) => (factory as (s: Settings, options: unknown, model: { dir: string | null }) => Promise<Classifier>)(settings, spec.options, model);
 }
 
 function shellDialogs(peer: Peer): Dialogs {

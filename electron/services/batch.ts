@@ -6,18 +6,23 @@
 import { stat } from 'node:fs/promises';
 import { BatchService } from '../batch/index.ts';
 import { ServiceError, notFound, type EventHub } from '../ipc/handlers.ts';
+import type { Classifier } from '../model/types.ts';
 import type { Store } from '../store/index.ts';
 import type { ModelService } from './model.ts';
 import type { ChannelsOf } from './types.ts';
 
 export interface BatchRunner {
   readonly channels: ChannelsOf<'batch.start' | 'batch.cancel' | 'batch.get' | 'batch.list'>;
+  /** Whether a job is running (a model change waits for none to be). */
+  busy(): boolean;
   /** Stops running jobs at an item boundary (shutdown). */
   stopAll(): Promise<void>;
 }
 
 export function createBatchRunner(store: Store, model: ModelService, events: EventHub, log: (message: string) => void): BatchRunner {
-  let service: BatchService | null = null;
+  // One batch service per loaded classifier: after a model change, new jobs use the new model.
+  let service: { batch: BatchService; classifier: Classifier } | null = null;
+  const running = new Set<number>();
 
   function finished(jobId: number, error: string | null): void {
     const job = store.batches.getJob(jobId);
@@ -26,15 +31,21 @@ export function createBatchRunner(store: Store, model: ModelService, events: Eve
   }
 
   async function ready(): Promise<BatchService> {
-    if (service) return service;
-    const created = new BatchService(store, await model.require());
+    const classifier = await model.require();
+    if (service?.classifier === classifier) return service.batch;
+    if (running.size > 0) throw new ServiceError('conflict', 'the model changed while a batch is running: start this batch when it has finished');
+    const created = new BatchService(store, classifier);
     created.on('progress', (progress) => events.emit('batch.progress', progress));
-    created.on('finished', (result) => finished(result.job.id, null));
+    created.on('finished', (result) => {
+      running.delete(result.job.id);
+      finished(result.job.id, null);
+    });
     created.on('error', ({ jobId, message }) => {
+      running.delete(jobId);
       log(`dermafuse: batch ${jobId} failed: ${message}`);
       finished(jobId, message);
     });
-    service = created;
+    service = { batch: created, classifier };
     return created;
   }
 
@@ -45,10 +56,11 @@ export function createBatchRunner(store: Store, model: ModelService, events: Eve
         if (!info) throw new ServiceError('invalid_input', `${root}: no such folder`);
         if (!info.isDirectory() && !info.isFile()) throw new ServiceError('invalid_input', `${root}: not a folder`);
         const { job } = (await ready()).start({ root, patientId, visitId });
+        running.add(job.id);
         return store.batches.getJob(job.id) ?? job;
       },
       async 'batch.cancel'({ id }) {
-        return { cancelled: service?.cancel(id) ?? false };
+        return { cancelled: service?.batch.cancel(id) ?? false };
       },
       async 'batch.get'({ id }) {
         const job = store.batches.getJob(id);
@@ -62,8 +74,9 @@ export function createBatchRunner(store: Store, model: ModelService, events: Eve
         return store.batches.listJobs({ visitId, pageSize: limit }).items;
       },
     },
+    busy: () => running.size > 0,
     async stopAll() {
-      await service?.stopAll();
+      await service?.batch.stopAll();
     },
   };
 }

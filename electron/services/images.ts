@@ -9,7 +9,7 @@ import type { ChannelsOf } from './types.ts';
 
 const CAMS: ClassifyOptions = { cam: true };
 
-/** One tile of a visit's grid: the image with its newest prediction, newest review and lesion. */
+/** One tile of a visit's grid: the image with the prediction it shows (by the model in use if it has one), newest review and lesion. */
 export function imageSummary(store: Store, image: ImageRecord): ImageSummary {
   return {
     image,

@@ -6,6 +6,8 @@ export interface RepoContext {
   readonly db: Database.Database;
   readonly audit: AuditLog;
   actor(): string;
+  /** The model version whose predictions reads show first (the model in use); null: the newest of any. */
+  preferredModelVersion(): string | null;
 }
 
 /** SQLite reports constraint violations by code; callers map them to StoreError('conflict'). */

@@ -9,5 +9,7 @@ export { predictionInput, type PredictionInput } from './repositories/prediction
 export { overlaysFromCams, type OverlayInput, type StoredOverlay } from './repositories/overlays.ts';
 export type { PatientListQuery } from './repositories/patients.ts';
 export type { NewJob, ScannedPath } from './repositories/batches.ts';
+export type { MissingFeatures } from './repositories/features.ts';
+export type { ConfirmedCase } from './repositories/confirmed-cases.ts';
 export { schemaVersion, migrate } from './migrate.ts';
 export { persistClassification, type IncomingImage, type PredictionSource, type PersistTarget } from './persist.ts';

@@ -1,7 +1,7 @@
 /**
  * Records one image and its prediction: the files first (image bytes, the Grad-CAM pack), then
- * every row in one immediate transaction (image, prediction, overlays, audit, and the batch item
- * when there is one). A crash between the two leaves only unreferenced content-addressed files,
+ * every row in one immediate transaction (image, prediction, its pooled features, overlays, audit,
+ * and the batch item when there is one). A crash between the two leaves only unreferenced content-addressed files,
  * never a row without its bytes. Import, batch and the batch's reuse of a known image all use it.
  */
 import { basename } from 'node:path';
@@ -68,6 +68,13 @@ export async function persistClassification(
         (result
           ? store.predictions.create({ ...predictionInput(image.id, result.classification), overlays }, target.audit)
           : store.predictions.copyTo(copyOf!, image.id, target.audit));
+      // The head's pooled vectors commit with the prediction (clinic adaptation refits on them); a
+      // copy shares its source's, and a prediction that had none gets them from a fresh result.
+      if (!store.features.has(prediction.id)) {
+        const pooled = result?.classification.pooled;
+        if (pooled) store.features.put(prediction.id, pooled);
+        else if (copyOf) store.features.copy(copyOf.id, prediction.id);
+      }
       if (target.batchItemId !== undefined) store.batches.completeItem(target.batchItemId, { sha256, imageId: image.id, predictionId: prediction.id });
       return { image, prediction };
     })

@@ -8,6 +8,8 @@ import { DATABASE_FILE_NAME, IMAGES_DIR_NAME, OVERLAYS_DIR_NAME, resolveDataDir 
 import { openDatabase } from './database.ts';
 import { ContentStore } from './image-store.ts';
 import { BatchesRepo } from './repositories/batches.ts';
+import { confirmedCases, type ConfirmedCase } from './repositories/confirmed-cases.ts';
+import { FeaturesRepo } from './repositories/features.ts';
 import { ImagesRepo } from './repositories/images.ts';
 import { LesionsRepo } from './repositories/lesions.ts';
 import { OverlaysRepo } from './repositories/overlays.ts';
@@ -52,12 +54,23 @@ export interface Store {
   readonly audit: AuditLog;
   readonly settings: SettingsRepo;
   readonly batches: BatchesRepo;
+  /** The pooled feature vectors kept with each prediction (clinic adaptation). */
+  readonly features: FeaturesRepo;
+  /** Each image's newest confirmed diagnosis with its prediction by `modelVersion` (clinic adaptation). */
+  confirmedCases(modelVersion: string): ConfirmedCase[];
   /** A page of predictions with image, patient, visit and latest review. */
   listPredictions(query?: PredictionListQuery): PredictionPage;
   /** A lesion's images across visits (oldest first) with their latest prediction, overlays and review. */
   lesionTimeline(lesionId: number): LesionTimelineEntry[];
   /** Where the stored bytes of an image live (for the app's image protocol); throws on a malformed hash. */
   imagePath(sha256: string): string;
+  /**
+   * Which model's predictions the reads show (an image's prediction, the worklist, timelines, visit
+   * summaries): the model in use, set by the app when its classifier (re)loads. An image this model
+   * has not classified shows its newest prediction by any model; null (the default) always shows the newest.
+   */
+  preferModelVersion(version: string | null): void;
+  preferredModelVersion(): string | null;
   /** Runs fn in one transaction (nested calls become savepoints). */
   transaction<T>(fn: () => T): T;
   actor(): string;
@@ -94,8 +107,9 @@ export function openStore(options: OpenStoreOptions = {}): Store {
 
   const db = openDatabase(file);
   let actor = options.actor ?? defaultActor();
+  let preferredModel: string | null = null;
   const audit = new AuditLog(db);
-  const ctx: RepoContext = { db, audit, actor: () => actor };
+  const ctx: RepoContext = { db, audit, actor: () => actor, preferredModelVersion: () => preferredModel };
   const blobs = new ContentStore(imagesDir);
   const overlays = new OverlaysRepo(ctx, new ContentStore(overlaysDir));
   const predictions = new PredictionsRepo(ctx, overlays);
@@ -117,9 +131,15 @@ export function openStore(options: OpenStoreOptions = {}): Store {
     audit,
     settings: new SettingsRepo(ctx, dataDir),
     batches: new BatchesRepo(ctx),
+    features: new FeaturesRepo(ctx),
+    confirmedCases: (modelVersion) => confirmedCases(ctx, modelVersion),
     listPredictions: (query) => predictions.list(query),
     lesionTimeline: (lesionId) => lesionTimeline(ctx, lesionId),
     imagePath: (sha256) => blobs.pathOf(sha256),
+    preferModelVersion: (version) => {
+      preferredModel = version;
+    },
+    preferredModelVersion: () => preferredModel,
     transaction: (fn) => db.transaction(fn)(),
     actor: () => actor,
     setActor: (next) => {

@@ -53,12 +53,14 @@ function gated(classifier: Classifier, gate: Gate | undefined): Classifier {
 }
 
 /**
- * The shipped model when there is one. Before a model ships, the real pipeline (native backbones,
+ * The shipped model when there is one (or the model folder the services name). Before a model ships, the real pipeline (native backbones,
  * head, calibration, Grad-CAM) with a randomly initialised head, so the screens still show real
  * outputs of the real code; the probabilities then mean nothing.
  */
-export async function realModel(_settings: Settings, options: { scratch: string; gate?: Gate }): Promise<Classifier> {
+export async function realModel(_settings: Settings, options: { scratch: string; gate?: Gate }, model: { dir: string | null } = { dir: null }): Promise<Classifier> {
   const { createClassifier } = await import('../../electron/model/classifier.ts');
+  // The clinic's adopted local model, when the services ask for one.
+  if (model.dir) return gated(await createClassifier({ modelDir: model.dir }), options.gate);
   if (existsSync(modelsDir('current.json'))) return gated(await createClassifier(), options.gate);
   console.warn('e2e: models/current.json is absent; using the real pipeline with a randomly initialised head');
   const { TfjsHead } = await import('../../training/head/tfjs-head.ts');
@@ -74,4 +76,13 @@ export async function realModel(_settings: Settings, options: { scratch: string;
 /** The pixel-statistics stand-in, slowed down so a batch is still running when a test acts. */
 export async function pixelStats(_settings: Settings, options: { delayMs?: number; gate?: Gate } = {}): Promise<Classifier> {
   return gated(new PixelStatsClassifier({ delayMs: options.delayMs ?? 0 }), options.gate);
+}
+
+/**
+ * The real classifier of the model folder the services name (null: the shipped one) on stand-in
+ * backbones (adapt-fixtures.ts): clinic adaptation, adoption and reclassification without the weights.
+ */
+export async function standInBackbones(_settings: Settings, _options: unknown, model: { dir: string | null } = { dir: null }): Promise<Classifier> {
+  const { SHIPPED_DIR, standInClassifier } = await import('./adapt-fixtures.ts');
+  return standInClassifier(model.dir ?? SHIPPED_DIR);
 }

@@ -161,6 +161,9 @@ export function sampleReview(i: number, overrides: Partial<Review> = {}): Review
     verdict: 'agree',
     finalDiagnosis: '',
     note: '',
+    confirmedDiagnosis: null,
+    confirmationBasis: null,
+    confirmedOn: null,
     createdAt: AT,
     ...overrides,
   };

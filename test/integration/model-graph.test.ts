@@ -1,8 +1,8 @@
 /**
  * A model version that ships its own (fine-tuned) backbone graph: the classifier runs the graph
- * from the model folder, pinned by the manifest's sha256, and refuses a damaged copy. The shipped
- * model's own MobileNetV2 conversion stands in for a fine-tuned graph, so the predictions must
- * equal the pinned pipeline's exactly.
+ * from the model folder, pinned by the manifest's sha256, and refuses a damaged copy. fusion-v2
+ * (which runs the pinned sources' conversions) gets the pinned MobileNetV2 conversion as its "own"
+ * graph, so the predictions must equal the pinned pipeline's exactly.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +10,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mobilenetGraph } from '../../electron/model/backbones.ts';
 import { createClassifier } from '../../electron/model/classifier.ts';
-import { loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
+import { loadManifest } from '../../electron/model/manifest.ts';
 import { sharedModelsPresent, WeightsError } from '../../electron/model/weights.ts';
-import { sharedDir } from '../../electron/util/paths.ts';
+import { modelsDir, sharedDir } from '../../electron/util/paths.ts';
 import { sha256Hex } from '../../electron/util/hash.ts';
 
 const fixture = sharedDir('data', 'fixtures', 'malignant');
 const present = existsSync(fixture) && sharedModelsPresent();
 if (!present) console.warn('skipping model-graph test: ../shared/data/fixtures or ../shared/models is absent');
+
+/** A version that runs the pinned graphs (the shipped one may carry fine-tuned graphs of its own). */
+const pinnedModelDir = modelsDir('fusion-v2');
 
 const root = mkdtempSync(join(tmpdir(), 'model-graph-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -25,7 +28,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe.skipIf(!present)('a model folder with its own backbone graph', () => {
   async function modelWithGraph(): Promise<string> {
     const dir = join(root, `model-${Math.random().toString(36).slice(2)}`);
-    cpSync(shippedModelDir(), dir, { recursive: true });
+    cpSync(pinnedModelDir, dir, { recursive: true });
     const graph = await mobilenetGraph();
     writeFileSync(join(dir, 'mobilenet_v2.onnx'), graph.onnx);
     const manifest = loadManifest(dir);
@@ -37,7 +40,7 @@ describe.skipIf(!present)('a model folder with its own backbone graph', () => {
 
   it('runs the graph from the folder and predicts as the pinned pipeline does', async () => {
     const dir = await modelWithGraph();
-    const pinned = await createClassifier({ modelDir: shippedModelDir() });
+    const pinned = await createClassifier({ modelDir: pinnedModelDir });
     const own = await createClassifier({ modelDir: dir });
     try {
       const a = await pinned.classifyFile(image());

@@ -32,6 +32,9 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
           ? { ...r, prediction: refusedPrediction(i, i === 2 ? 0.93 : 0.81, i === 6 ? 'Dr. A. Nowak' : null) }
           : r,
     );
+    // One reviewed row carries a confirmed diagnosis.
+    const confirmedRow = rows.findIndex((r, i) => r.review && r.prediction && ![2, 4, 6].includes(i));
+    rows[confirmedRow] = { ...rows[confirmedRow]!, review: { ...rows[confirmedRow]!.review!, confirmedDiagnosis: 'other_malignant', confirmationBasis: 'clinical_follow_up', confirmedOn: '2026-11-30' } };
     data = { ...base, rows };
     const report = await renderBatchReport(data);
     reportedPages = report.pages;
@@ -76,6 +79,11 @@ describe.skipIf(!canRenderFixtures)(`batch summary${fixtureSkipReason}`, () => {
     expect(back.text).toContain('81.0%');
     expect(flat).toContain(squash("Outside the model's validated range (input gate: image too dark, unlike the dermoscopy images the model was trained on)"));
     expect(flat).toContain(squash('shown anyway at the request of Dr. A. Nowak'));
+  });
+
+  it('prints a confirmed diagnosis with its basis and date in the review column', () => {
+    expect(squash(back.text)).toContain(squash('Confirmed: other malignancy (clinical follow-up, 2026-11-30)'));
+    expect(back.text.match(/Confirmed:/g)).toHaveLength(1);
   });
 
   it('prints probabilities and tiers of classified files', () => {

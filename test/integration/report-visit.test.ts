@@ -48,7 +48,15 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
       patient: samplePatient({ name: 'Łukasz Żółć 山田太郎 محمد', identifier: 'MRN-7/2026 <b>' }),
       visit: sampleVisit({ clinician: 'Dr 山田太郎', notes: LONG_NOTE }),
       images: [
-        { ...base.images[0]!, review: sampleReview(0, { verdict: 'disagree', clinician: 'محمد', finalDiagnosis: 'dysplastic naevus', note: 'Excise; re-check in 3 months.' }) },
+        { ...base.images[0]!, review: sampleReview(0, {
+            verdict: 'disagree',
+            clinician: 'محمد',
+            finalDiagnosis: 'dysplastic naevus',
+            note: 'Excise; re-check in 3 months.',
+            confirmedDiagnosis: 'melanoma',
+            confirmationBasis: 'histopathology',
+            confirmedOn: '2026-11-30',
+          }) },
         ...base.images.slice(1),
         wide,
         unclassified,
@@ -93,6 +101,9 @@ describe.skipIf(!canRenderFixtures)(`visit report${fixtureSkipReason}`, () => {
       expect(t).toContain(squash(`${p.threshold.toFixed(3)}: ${p.pMalignant >= p.threshold ? 'at or above' : 'below'} threshold`));
     });
     expect(t).toContain(squash('Final diagnosis: dysplastic naevus'));
+    expect(t).toContain(squash('Confirmed: melanoma (histopathology, 2026-11-30)'));
+    // Only the one review that carries a confirmation says so.
+    expect(back.text.match(/Confirmed:/g)).toHaveLength(1);
     expect(t).toContain(squash('Excise; re-check in 3 months.'));
     expect(t).toContain('NOTCLASSIFIED');
     expect(t).toContain(squash('This image has no prediction.'));

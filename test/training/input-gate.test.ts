@@ -164,6 +164,11 @@ describe('input gate: building a model version\'s OOD statistics', () => {
     const stats = decodeOodStats(built.header, built.bin);
     const scores = val.map((v) => oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }).mahalanobis);
     expect(scores.filter((s) => s > built.header.mahalanobis.threshold).length).toBe(2);
+    // Each branch is scaled by its own validation percentile, so 1% of validation images sit above 1 per branch.
+    for (const b of stats.branches) {
+      const scaled = val.map((v) => oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }).branches[b.name]!.score / b.validationScale!);
+      expect(scaled.filter((x) => x > 1).length).toBe(2);
+    }
     expect(built.bin.byteLength).toBeLessThan(5e6);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAppServices } from '../../electron/app-services.ts';
-import { chooseOperatingPoints } from '../../training/head/calibration.ts';
+import { chooseOperatingPoints } from '../../electron/model/operating-rules.ts';
 import type { OperatingPoint } from '#common/domain';
 import { loadManifest, ManifestError, thresholdFor } from '../../electron/model/manifest.ts';
 import type { Classifier } from '../../electron/model/types.ts';

@@ -107,6 +107,17 @@ describe('input gate: OOD statistics file', () => {
     expect(s.energy).toBeCloseTo(-Math.log(2), 12);
   });
 
+  it('divides each branch score by its validation scale when the statistics record one', () => {
+    // The long-tailed branch (scale 10) must not drown the other (scale 0.5).
+    const mob = { ...tiny, name: 'mobilenet', validationScale: 10 };
+    const { header: h, bin } = encodeOodStats(header(), [{ ...tiny, validationScale: 0.5 }, mob]);
+    expect(h.branches.map((b) => b.validationScale)).toEqual([0.5, 10]);
+    const stats = decodeOodStats(h, bin);
+    const s = oodScores(stats, { inception: [4, 3, 3], mobilenet: [4, 3, 3] });
+    expect(s.branches.inception!.score).toBeCloseTo(3, 9);
+    expect(s.mahalanobis).toBeCloseTo((3 / 0.5 + 3 / 10) / 2, 9);
+  });
+
   it('loads from a folder and refuses a .bin whose sha256 does not match', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dermafuse-ood-'));
     try {

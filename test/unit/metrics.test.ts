@@ -10,7 +10,7 @@ import {
   thresholdForSensitivity,
   thresholdMetrics,
 } from '../../electron/model/metrics.ts';
-import { applyTemperature, chooseOperatingPoint, fitPlatt, fitTemperature, negativeLogLikelihood } from '../../training/head/calibration.ts';
+import { applyTemperature, chooseOperatingPoint, fitPlatt, fitTemperature, negativeLogLikelihood } from '../../electron/model/operating-rules.ts';
 
 // Hand-computed cases: each expected value below was worked out on paper from the definitions.
 const s6 = [0.9, 0.8, 0.7, 0.6, 0.3, 0.2];

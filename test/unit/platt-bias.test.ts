@@ -1,6 +1,6 @@
 /**
  * The Platt offset end to end: a head whose logits are centred on a 50% prior (class-balanced
- * training) on data whose real prevalence is low. training/head/calibration.ts must recover the
+ * training) on data whose real prevalence is low. electron/model/operating-rules.ts must recover the
  * offset that generated the labels, and the app (electron/model/manifest.ts `calibrate`, the
  * classifier's view aggregation) must apply it: p = sigmoid(logit / T + bias).
  */
@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateViews } from '../../electron/model/classifier.ts';
 import { calibrate } from '../../electron/model/manifest.ts';
 import { seededRandom } from '../../electron/util/random.ts';
-import { fitPlatt } from '../../training/head/calibration.ts';
+import { fitPlatt } from '../../electron/model/operating-rules.ts';
 
 const TRUE_T = 1.6;
 const TRUE_BIAS = -2.2;

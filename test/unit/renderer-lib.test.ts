@@ -11,7 +11,7 @@ import { MAX_VISIBLE_NOTICES, NoticeQueue, withNotice } from '../../renderer/src
 
 describe('routes', () => {
   it('round-trips every screen through its hash', () => {
-    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'results' }, { name: 'audit' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
+    const routes: Route[] = [{ name: 'patients' }, { name: 'settings' }, { name: 'results' }, { name: 'audit' }, { name: 'model' }, { name: 'patient', id: 3 }, { name: 'visit', id: 14 }, { name: 'image', id: 15 }, { name: 'lesion', id: 9 }];
     for (const route of routes) expect(parseHash(hrefOf(route))).toEqual(route);
   });
 

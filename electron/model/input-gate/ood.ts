@@ -10,7 +10,8 @@
  *   R = ||z - V p||^2 / rMean              what the subspace does not explain, relative to the
  *                                          training mean of the same quantity
  *   branch score = D2 / k + R              each term is ~1 on training images
- * The image's Mahalanobis score is the mean of its branch scores. An image unlike the training
+ * The image's Mahalanobis score is the mean of its branch scores (each divided by its validation
+ * percentile when the statistics record one). An image unlike the training
  * data lies far from the class means (D2) or off the subspace the training data span (R): noise,
  * text and wallpapers mostly show up in R, which a k-dimensional Mahalanobis alone cannot see.
  *
@@ -53,6 +54,12 @@ const BranchHeader = z.object({
   precision: ArrayRef,
   /** Training mean of ||z - V V^T z||^2. */
   residualMean: z.number().positive(),
+  /**
+   * The branch score's threshold percentile over validation images; the image's score averages
+   * branch scores divided by it, so that a branch with a long tail on dermoscopy images (a
+   * fine-tuned backbone's features) cannot drown the other. Absent: 1 (older statistics).
+   */
+  validationScale: z.number().positive().optional(),
   shrinkage: z.number().min(0).max(1),
   explainedVariance: z.number().min(0).max(1),
 });
@@ -95,6 +102,8 @@ export interface BranchStats {
   readonly classes: readonly string[];
   readonly precision: Float32Array;
   readonly residualMean: number;
+  /** See the header's validationScale; 1 when absent. */
+  readonly validationScale?: number;
 }
 
 export interface OodStats {
@@ -163,6 +172,7 @@ export function decodeOodStats(header: OodStatsHeader, bin: Uint8Array): OodStat
     classes: b.classes,
     precision: take(b.precision, b.k * b.k, `${b.name}.precision`),
     residualMean: b.residualMean,
+    ...(b.validationScale ? { validationScale: b.validationScale } : {}),
   }));
   return { header, branches };
 }
@@ -191,6 +201,7 @@ export function encodeOodStats(
     classes: [...b.classes],
     precision: put(b.precision),
     residualMean: b.residualMean,
+    ...(b.validationScale ? { validationScale: b.validationScale } : {}),
     shrinkage: b.shrinkage,
     explainedVariance: b.explainedVariance,
   }));
@@ -281,7 +292,7 @@ export function oodScores(stats: OodStats, pooled: Readonly<Record<string, Array
     const v = pooled[b.name];
     if (!v) throw new RangeError(`no pooled vector for branch ${b.name}`);
     branches[b.name] = branchScore(b, v);
-    sum += branches[b.name]!.score;
+    sum += branches[b.name]!.score / (b.validationScale ?? 1);
   }
   return { mahalanobis: sum / stats.branches.length, branches, ...(logits ? { energy: energyScore(logits) } : {}) };
 }

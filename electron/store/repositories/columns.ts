@@ -17,7 +17,7 @@ const FIELDS = {
   visit: { id: 'id', patientId: 'patient_id', date: 'date', clinician: 'clinician', notes: 'notes', createdAt: 'created_at' },
   review: {
     id: 'id', imageId: 'image_id', predictionId: 'prediction_id', clinician: 'clinician', verdict: 'verdict', finalDiagnosis: 'final_diagnosis',
-    note: 'note', createdAt: 'created_at',
+    note: 'note', confirmedDiagnosis: 'confirmed_diagnosis', confirmationBasis: 'confirmation_basis', confirmedOn: 'confirmed_on', createdAt: 'created_at',
   },
 } as const;
 

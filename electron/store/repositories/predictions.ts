@@ -11,6 +11,7 @@ import { isUniqueViolation } from '../context.ts';
 import { StoreError, notFound } from '../errors.ts';
 import { columns, splitRow } from './columns.ts';
 import { overlaysFromCams, type OverlayInput, type OverlaysRepo, type StoredOverlay } from './overlays.ts';
+import { HiddenPredictions, shownPredictionId } from './shown-prediction.ts';
 import { nowIso } from '../time.ts';
 
 export interface PredictionInput {
@@ -71,10 +72,14 @@ function toPrediction(row: unknown): Prediction {
 }
 
 export class PredictionsRepo {
+  private readonly hidden: HiddenPredictions;
+
   constructor(
     private readonly ctx: RepoContext,
     private readonly overlays: OverlaysRepo,
-  ) {}
+  ) {
+    this.hidden = new HiddenPredictions(ctx.db);
+  }
 
   /** The prediction and its overlays commit together, with their audit entry, or not at all. */
   create(input: PredictionInput, auditDetail: Record<string, unknown> = {}): Prediction {
@@ -168,8 +173,9 @@ export class PredictionsRepo {
     return this.ctx.db.prepare(`${SELECT} WHERE p.image_id = ? ORDER BY p.id DESC`).all(imageId).map(toPrediction);
   }
 
+  /** The prediction the image shows: the newest by the model in use (store.preferModelVersion), else the newest by any model. */
   latestForImage(imageId: number): Prediction | null {
-    const row = this.ctx.db.prepare(`${SELECT} WHERE p.image_id = ? ORDER BY p.id DESC LIMIT 1`).get(imageId);
+    const row = this.ctx.db.prepare(`${SELECT} WHERE p.id = ${shownPredictionId('@imageId')}`).get({ imageId, shownModel: this.ctx.preferredModelVersion() });
     return row ? toPrediction(row) : null;
   }
 
@@ -204,7 +210,10 @@ export class PredictionsRepo {
     return (this.ctx.db.prepare('SELECT count(*) AS n FROM predictions').get() as { n: number }).n;
   }
 
-  /** A page of predictions joined with their image, patient, visit and latest review. */
+  /**
+   * A page of predictions joined with their image, patient, visit and latest review: one per image
+   * (the one it shows, see latestForImage), except a batch's list (`jobId`), which is what that batch made.
+   */
   list(query: PredictionListQuery = {}): PredictionPage {
     const q = PredictionListQuery.parse(query);
     const where: string[] = [];
@@ -226,18 +235,23 @@ export class PredictionsRepo {
       where.push('p.triage = ?');
       params.push(q.tier);
     }
+    const hidden = q.jobId === undefined ? this.hidden.refresh(this.ctx.preferredModelVersion()) : 0;
+    // The whole worklist's count stays a count of the table: subtract the hidden rows rather than scan past them.
+    const unfiltered = where.length === 0 && q.jobId === undefined;
     if (q.jobId !== undefined) {
       where.push('p.id IN (SELECT prediction_id FROM batch_items WHERE job_id = ? AND prediction_id IS NOT NULL)');
       params.push(q.jobId);
+    } else if (hidden > 0) {
+      where.push(`p.id NOT IN (SELECT id FROM ${HiddenPredictions.TABLE})`);
     }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const { db } = this.ctx;
     // Every prediction has an image (NOT NULL foreign key), so the count joins images only to
     // filter on them: counting 100k rows through the join would cost more than the page itself.
     const joinImages = q.patientId !== undefined || q.visitId !== undefined || q.lesionId !== undefined;
-    const total = (
-      db.prepare(`SELECT count(*) AS n FROM predictions p ${joinImages ? 'JOIN images i ON i.id = p.image_id' : ''} ${clause}`).get(...params) as { n: number }
-    ).n;
+    const total = unfiltered
+      ? this.count() - hidden
+      : (db.prepare(`SELECT count(*) AS n FROM predictions p ${joinImages ? 'JOIN images i ON i.id = p.image_id' : ''} ${clause}`).get(...params) as { n: number }).n;
     // Two steps: find the page's ids on the indexes alone (an OFFSET then skips index entries, not
     // joined rows), then join only those 50 rows.
     const ids = (

@@ -5,9 +5,13 @@ import { StoreError, notFound } from '../errors.ts';
 import { nowIso } from '../time.ts';
 
 const SELECT = `SELECT id, image_id AS imageId, prediction_id AS predictionId, clinician, verdict, final_diagnosis AS finalDiagnosis,
-  note, created_at AS createdAt FROM reviews`;
+  note, confirmed_diagnosis AS confirmedDiagnosis, confirmation_basis AS confirmationBasis, confirmed_on AS confirmedOn,
+  created_at AS createdAt FROM reviews`;
 
-/** Reviews are never edited: a changed opinion is a new review, the history stays readable. */
+/**
+ * Reviews are never edited: a changed opinion is a new review, the history stays readable. A
+ * confirmed diagnosis (with its basis and date) arrives the same way, as a newer review.
+ */
 export class ReviewsRepo {
   constructor(private readonly ctx: RepoContext) {}
 
@@ -23,8 +27,12 @@ export class ReviewsRepo {
       }
       const id = Number(
         db
-          .prepare('INSERT INTO reviews (image_id, prediction_id, clinician, verdict, final_diagnosis, note, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-          .run(r.imageId, r.predictionId, r.clinician, r.verdict, r.finalDiagnosis, r.note, nowIso()).lastInsertRowid,
+          .prepare(
+            `INSERT INTO reviews (image_id, prediction_id, clinician, verdict, final_diagnosis, note, confirmed_diagnosis, confirmation_basis, confirmed_on, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(r.imageId, r.predictionId, r.clinician, r.verdict, r.finalDiagnosis, r.note, r.confirmedDiagnosis, r.confirmationBasis, r.confirmedOn, nowIso())
+          .lastInsertRowid,
       );
       audit.record({ actor: this.ctx.actor(), action: 'review.create', entity: 'reviews', entityId: id, detail: r });
       return this.get(id) as Review;

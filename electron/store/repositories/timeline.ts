@@ -1,9 +1,10 @@
 import type { LesionTimelineEntry, Overlay } from '#common/domain';
 import type { RepoContext } from '../context.ts';
 import { columns, splitRow } from './columns.ts';
+import { shownPredictionId } from './shown-prediction.ts';
 
 /**
- * A lesion's images across visits, oldest visit first, each with its latest prediction, the
+ * A lesion's images across visits, oldest visit first, each with the prediction it shows, the
  * overlays of that prediction and the latest review. Images filed without a visit sort by
  * capture time, then import time.
  */
@@ -14,12 +15,12 @@ export function lesionTimeline(ctx: RepoContext, lesionId: number): LesionTimeli
       `SELECT ${columns('image', 'i')}, ${columns('visit', 'v')}, ${columns('prediction', 'p')}, ${columns('review', 'r')}
        FROM images i
        LEFT JOIN visits v ON v.id = i.visit_id
-       LEFT JOIN predictions p ON p.id = (SELECT max(id) FROM predictions WHERE image_id = i.id)
+       LEFT JOIN predictions p ON p.id = ${shownPredictionId('i.id')}
        LEFT JOIN reviews r ON r.id = (SELECT max(id) FROM reviews WHERE image_id = i.id)
-       WHERE i.lesion_id = ?
+       WHERE i.lesion_id = @lesionId
        ORDER BY coalesce(v.date, substr(i.captured_at, 1, 10), substr(i.imported_at, 1, 10)), i.captured_at, i.id`,
     )
-    .all(lesionId)
+    .all({ lesionId, shownModel: ctx.preferredModelVersion() })
     .map((row) => splitRow(row as Record<string, unknown>));
   const predictionIds = rows.map((r) => r.prediction?.id).filter((id): id is number => typeof id === 'number');
   const overlays = new Map<number, Overlay[]>();

@@ -4,6 +4,7 @@ import { notFound } from '../errors.ts';
 import type { RepoContext } from '../context.ts';
 import { nowIso } from '../time.ts';
 import { changes } from './patients.ts';
+import { shownPredictionId } from './shown-prediction.ts';
 
 export interface VisitSummaryRow extends Visit {
   readonly imageCount: number;
@@ -62,16 +63,17 @@ export class VisitsRepo {
   }
 
   /**
-   * A patient's visits, newest first, each with its image count and, over each image's newest
-   * prediction, the highest probability and the number in the high tier (both leave out images
-   * the input gate refused and nobody asked to see) and the number that cannot be assessed: one query.
+   * A patient's visits, newest first, each with its image count and, over the prediction each
+   * image shows (shown-prediction.ts), the highest probability and the number in the high tier
+   * (both leave out images the input gate refused and nobody asked to see) and the number that
+   * cannot be assessed: one query.
    */
   summariesForPatient(patientId: number): VisitSummaryRow[] {
     return this.ctx.db
       .prepare(
         `WITH latest AS (
            SELECT i.visit_id AS visitId, p.p_malignant AS pMalignant, p.triage AS triage
-           FROM images i JOIN predictions p ON p.id = (SELECT max(id) FROM predictions WHERE image_id = i.id)
+           FROM images i JOIN predictions p ON p.id = ${shownPredictionId('i.id')}
            WHERE i.visit_id IN (SELECT id FROM visits WHERE patient_id = @patientId)
          )
          SELECT v.id AS id, v.patient_id AS patientId, v.date AS date, v.clinician AS clinician, v.notes AS notes, v.created_at AS createdAt,
@@ -81,6 +83,6 @@ export class VisitsRepo {
            (SELECT count(*) FROM latest WHERE visitId = v.id AND triage = 'cannot_assess') AS cannotAssessCount
          FROM visits v WHERE v.patient_id = @patientId ORDER BY v.date DESC, v.id DESC`,
       )
-      .all({ patientId }) as VisitSummaryRow[];
+      .all({ patientId, shownModel: this.ctx.preferredModelVersion() }) as VisitSummaryRow[];
   }
 }

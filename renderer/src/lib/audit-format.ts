@@ -12,6 +12,7 @@ export const AUDIT_ENTITIES: { value: string; label: string }[] = [
   { value: 'batch_jobs', label: 'Batches' },
   { value: 'batch_items', label: 'Batch items' },
   { value: 'settings', label: 'Settings' },
+  { value: 'local_models', label: 'Local models' },
 ];
 
 const SINGULAR: Record<string, string> = {
@@ -24,9 +25,18 @@ const SINGULAR: Record<string, string> = {
   batch_jobs: 'Batch',
   batch_items: 'Batch item',
   settings: 'Settings',
+  local_models: 'Local model',
 };
 
-const VERB: Record<string, string> = { create: 'created', update: 'updated', delete: 'deleted', link: 'linked', import: 'imported' };
+const VERB: Record<string, string> = {
+  create: 'created',
+  update: 'updated',
+  delete: 'deleted',
+  link: 'linked',
+  import: 'imported',
+  adopt: 'adopted',
+  rollback: 'rolled back',
+};
 
 function parseDetail(detail: string): Record<string, unknown> {
   try {
@@ -47,6 +57,12 @@ export function auditActionLabel(entry: Pick<AuditEntry, 'action' | 'entity'>): 
 /** The record an entry is about, with a link where the app has a screen for it. */
 export function auditTarget(entry: Pick<AuditEntry, 'entity' | 'entityId' | 'detail'>): { label: string; href: string | null } {
   const noun = SINGULAR[entry.entity] ?? entry.entity;
+  // Local models are named by version (adoption and creation: version; rollback: from), shown on the model screen.
+  if (entry.entity === 'local_models') {
+    const detail = parseDetail(entry.detail);
+    const version = typeof detail.version === 'string' ? detail.version : typeof detail.from === 'string' ? detail.from : null;
+    return { label: version ? `${noun} ${version}` : noun, href: '#/model' };
+  }
   const label = entry.entityId === null ? noun : `${noun} #${entry.entityId}`;
   if (entry.entityId === null) return { label, href: null };
   const direct: Record<string, string> = { patients: 'patients', visits: 'visits', lesions: 'lesions', images: 'images' };

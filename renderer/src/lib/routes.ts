@@ -7,7 +7,8 @@ export type Route =
   | { name: 'lesion'; id: number }
   | { name: 'settings' }
   | { name: 'results' }
-  | { name: 'audit' };
+  | { name: 'audit' }
+  | { name: 'model' };
 
 export function parseHash(hash: string): Route {
   const m = /^#\/(patients|visits|images|lesions)\/(\d+)$/.exec(hash);
@@ -19,6 +20,7 @@ export function parseHash(hash: string): Route {
   if (hash === '#/settings') return { name: 'settings' };
   if (hash === '#/results') return { name: 'results' };
   if (hash === '#/audit') return { name: 'audit' };
+  if (hash === '#/model') return { name: 'model' };
   return { name: 'patients' };
 }
 
@@ -32,6 +34,8 @@ export function hrefOf(route: Route): string {
       return '#/results';
     case 'audit':
       return '#/audit';
+    case 'model':
+      return '#/model';
     case 'patient':
       return `#/patients/${route.id}`;
     case 'visit':
