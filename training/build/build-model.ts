@@ -13,7 +13,7 @@ import { OOD_JSON } from '../../electron/model/input-gate/ood.ts';
 import { sha256Hex } from '../../electron/util/hash.ts';
 import { buildOodStats, oodTrainingSample, pooledExamples, writeOodStats } from '../studies/input-gate/build-ood-stats.ts';
 import { join } from 'node:path';
-import { chooseOperatingPoint, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from '../head/calibration.ts';
+import { chooseOperatingPoint, chooseOperatingPointBySource, chooseOperatingPoints, DEFAULT_TARGETS, fitPlatt, fitTemperature } from '../../electron/model/operating-rules.ts';
 import { createClassifier } from '../../electron/model/classifier.ts';
 import { buildProtocol, summarise, type Protocol, type ProtocolItem, type Source } from '../data/protocol.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
@@ -59,12 +59,13 @@ const DATA_SOURCES = [
   { set: 'ISIC 9-class teaching set', citation: 'ISIC Archive images (9 diagnostic classes)', licence: 'ISIC Archive: CC-0 / CC-BY-NC per image' },
 ];
 
-function binaryValidation(items: readonly ProtocolItem[], logits: ReadonlyMap<string, number>): { logits: number[]; labels: number[] } {
-  const out = { logits: [] as number[], labels: [] as number[] };
+function binaryValidation(items: readonly ProtocolItem[], logits: ReadonlyMap<string, number>): { logits: number[]; labels: number[]; sources: string[] } {
+  const out = { logits: [] as number[], labels: [] as number[], sources: [] as string[] };
   for (const i of items) {
     if (i.role !== 'val' || i.label === 'other_malignant' || !logits.has(i.id)) continue;
     out.logits.push(logits.get(i.id)!);
     out.labels.push(i.label === 'malignant' ? 1 : 0);
+    out.sources.push(i.source);
   }
   return out;
 }
@@ -134,8 +135,12 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
   const val = binaryValidation(scored, run.logits);
   const { temperature, bias } = recipe.calibration === 'platt' ? fitPlatt(val.logits, val.labels) : { temperature: fitTemperature(val.logits, val.labels), bias: 0 };
   const valP = val.logits.map((z) => calibrate(z, temperature, bias));
-  const op = chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
-  const operatingPoints = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
+  const perSource = recipe.operatingPoints === 'per-source';
+  const op = perSource ? chooseOperatingPointBySource(valP, val.labels, val.sources, DEFAULT_TARGETS) : chooseOperatingPoint(valP, val.labels, DEFAULT_TARGETS);
+  const presets = chooseOperatingPoints(valP, val.labels, DEFAULT_TARGETS);
+  // The 'sensitive' preset is the manifest's threshold, whichever rule chose it.
+  const sensitive = thresholdMetrics(valP, val.labels, op.threshold);
+  const operatingPoints = perSource ? { ...presets, sensitive: { threshold: op.threshold, valSensitivity: sensitive.sensitivity, valSpecificity: sensitive.specificity } } : presets;
   for (const [name, point] of Object.entries(operatingPoints)) {
     // Outside the review band a preset would label a 'high' image benign (or a 'low' one malignant).
     if (point.threshold < op.reviewAt || point.threshold > op.highAt) log(`warning: preset ${name} (threshold ${point.threshold.toFixed(4)}) lies outside the review tier ${op.reviewAt.toFixed(4)}..${op.highAt.toFixed(4)}`);

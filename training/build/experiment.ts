@@ -46,6 +46,12 @@ export interface Recipe extends FeatureSpec {
   readonly fusion?: 'early' | 'late';
   /** 'temperature' (default): sigmoid(z / T). 'platt': sigmoid(z / T + bias), both fitted on validation data. */
   readonly calibration?: 'temperature' | 'platt';
+  /**
+   * 'pooled' (default): threshold and tier cut-offs from all validation images together.
+   * 'per-source': the same rules on each validation source, the most cautious cut-offs kept
+   * (electron/model/operating-rules.ts chooseOperatingPointBySource).
+   */
+  readonly operatingPoints?: 'pooled' | 'per-source';
 }
 
 /** The InceptionV3 taps a feature spec reads, in channel-concatenation order. */

@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { progressBar, registerEvaluate, type Scorer } from '../../electron/cli/evaluate.ts';
+import { registerEvaluate, type Scorer } from '../../electron/cli/evaluate.ts';
+import { progressBar, type ProgressBar } from '../../electron/cli/progress.ts';
 import { inceptionLayersOf } from '../../electron/model/classifier.ts';
 import type { LabelledRow } from '../../electron/model/datasets.ts';
 import { calibrate, manifestPath, shippedGraphs } from '../../electron/model/manifest.ts';
@@ -35,8 +36,7 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
     colorConstancy: manifest.preprocess.colorConstancy,
     graphs: shippedGraphs(modelDir, manifest),
   };
-  let bar: { tick: () => void; stop: () => void } | undefined;
-  let last = 0;
+  let bar: ProgressBar | undefined;
   await extractFeatures(
     keyed.map((k) => ({ file: k.row.file, sha256: k.sha256 })),
     {
@@ -47,12 +47,12 @@ export const scoreWithCache: Scorer = async (rows, modelDir, manifest, showProgr
       inceptionOnly: !spec.branches.includes('mobilenet'),
       graphs: spec.graphs,
       onBatch: (done, total) => {
-        bar ??= progressBar(showProgress, total);
-        for (; last < done; last++) bar.tick();
+        bar ??= progressBar('evaluate', showProgress, total);
+        bar.update(done);
       },
     },
   );
-  (bar as { stop: () => void } | undefined)?.stop();
+  (bar as ProgressBar | undefined)?.stop();
   await ensureHeadBackend();
   const head = await TfjsHead.load(manifestPath(modelDir, join(manifest.head.file, '..')));
   const sums = new Map<number, number[]>();

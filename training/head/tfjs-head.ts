@@ -6,19 +6,15 @@
  * so a head trained on the cache and run on live maps agree (test/training/head-parity.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   FusionHead,
   frozenConfig,
-  HEAD_BIN,
-  HEAD_FORMAT,
-  HEAD_JSON,
   HeadError,
   headArrays,
   pooledWidth,
   readHeadFile,
   validateConfig,
+  writeHeadFiles,
   type Branch,
   type DenseArrays,
   type HeadArrays,
@@ -142,14 +138,9 @@ export class TfjsHead {
     return new TfjsHead(config, new Map([...weights].map(([name, w]) => [name, tf.tensor(w.data, [...w.shape], 'float32')])));
   }
 
-  /** Writes head.json + head.weights.bin (tfjs' weights-manifest encoding: float32, little-endian, in namedWeights order). */
+  /** Writes head.json + head.weights.bin with the app's own encoder (electron/model/head.ts). */
   async save(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    const named = this.namedWeights();
-    const { data, specs } = await tf.io.encodeWeights(named);
-    await writeFile(join(dir, HEAD_BIN), Buffer.from(data));
-    const meta = { format: HEAD_FORMAT, config: this.config, weightsFile: HEAD_BIN, weightSpecs: specs };
-    await writeFile(join(dir, HEAD_JSON), JSON.stringify(meta, null, 2) + '\n');
+    await writeHeadFiles(dir, this.config, this.weightArrays());
   }
 
   /** Every weight by its stable name (the names used in the saved file). */

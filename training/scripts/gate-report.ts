@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { createClassifier } from '../../electron/model/classifier.ts';
 import { readLabelledFolder } from '../../electron/model/datasets.ts';
 import { sharedDir } from '../../electron/util/paths.ts';
+import { sha256Hex } from '../../electron/util/hash.ts';
 import { buildProtocol } from '../data/protocol.ts';
 import { debianSets, FAULTS, syntheticSets, withFault, type OodItem } from '../studies/input-gate/ood-sets.ts';
 
@@ -23,8 +24,9 @@ const opts = new Command()
   .requiredOption('--model <dir>', 'model folder')
   .option('--faults-per-set <n>', 'ISIC 2017 val images per simulated fault', '40')
   .option('--debian-per-set <n>', 'images per Debian set', '30')
+  .option('--dermoscopy-per-set <n>', 'at most this many images of each held-out dermoscopy set (a fixed subset; default all)')
   .parse()
-  .opts<{ model: string; faultsPerSet: string; debianPerSet: string }>();
+  .opts<{ model: string; faultsPerSet: string; debianPerSet: string; dermoscopyPerSet?: string }>();
 
 interface Case {
   readonly set: string;
@@ -42,9 +44,13 @@ const isicVal = tests.filter((i) => i.evalSet === 'test:isic2017').sort((a, b) =
 const faulted = FAULTS.flatMap((fault) =>
   isicVal.slice(0, Number(opts.faultsPerSet)).map((i): Case => ({ set: `fault:${fault}`, name: i.file, bytes: async () => withFault(await readFile(i.file), fault) })),
 );
+// A fixed subset (by content hash or path, not by label or order) when the sets are capped.
+const cap = opts.dermoscopyPerSet ? Number(opts.dermoscopyPerSet) : Infinity;
+const capped = (set: string, files: readonly { key: string; file: string }[]): Case[] =>
+  [...files].sort((a, b) => a.key.localeCompare(b.key)).slice(0, cap).map((f) => fromFile(set, f.file));
 const cases: Case[] = [
-  ...tests.map((i) => fromFile(i.evalSet, i.file)),
-  ...derm7pt.map((r) => fromFile('derm7pt', r.file)),
+  ...['test:ham10000', 'test:isic2017'].flatMap((set) => capped(set, tests.filter((i) => i.evalSet === set).map((i) => ({ key: i.sha256, file: i.file })))),
+  ...capped('derm7pt', derm7pt.map((r) => ({ key: sha256Hex(r.file), file: r.file }))),
   ...syntheticSets().map(fromOod),
   ...debianSets(Number(opts.debianPerSet)).map(fromOod),
   ...faulted,

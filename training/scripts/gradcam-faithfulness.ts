@@ -100,7 +100,8 @@ for (let s = 0; s < randomHeads; s++) {
   randoms.push(await createClassifier({ manifest, head, backbones, camBaseline: real.camBaseline ?? null }));
 }
 
-const KINDS: CamKind[] = ['fused', 'inception_v3', 'mobilenet_v2'];
+// The fused map and one map per branch the head reads (a single-branch model has no InceptionV3 map).
+const KINDS: CamKind[] = ['fused', ...(['inception_v3', 'mobilenet_v2'] as const).filter((k) => real.head.config.branches.includes(k === 'inception_v3' ? 'inception' : 'mobilenet'))];
 const curves: (DeletionCurves & { label: string; target: CamTarget })[] = [];
 const sanity: Record<string, number[]> = Object.fromEntries(KINDS.map((k) => [k, []]));
 const emptyMaps: Record<string, number> = {};
@@ -129,10 +130,8 @@ for (const [n, item] of chosen.entries()) {
   const s = image.width / image.originalWidth;
   const crop = { left: prepared.crop.left * s, top: prepared.crop.top * s, width: prepared.crop.width * s, height: prepared.crop.height * s };
   const maps: Record<string, NormalisedMap> = {
-    fused: cams.maps.fused!,
-    inception_v3: cams.maps.inception_v3!,
-    mobilenet_v2: cams.maps.mobilenet_v2!,
-    ...(plain ? { fused_plain: plain.maps.fused!, inception_v3_plain: plain.maps.inception_v3! } : {}),
+    ...Object.fromEntries(KINDS.map((k) => [k, cams.maps[k]!])),
+    ...(plain ? { fused_plain: plain.maps.fused!, ...(plain.maps.inception_v3 ? { inception_v3_plain: plain.maps.inception_v3 } : {}) } : {}),
     ...(pp ? { 'fused_gradcam++': pp.maps.fused! } : {}),
     random_7: randomSmoothMap(7, seed * 1000 + n),
     ...(withRandom17 ? { random_17: randomSmoothMap(17, seed * 1000 + n + 500) } : {}),

@@ -6,11 +6,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeOodStats, encodeOodStats, OOD_BIN, OOD_JSON, oodScores, type OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
+import { branchScore, decodeOodStats, encodeOodStats, OOD_BIN, OOD_JSON, oodScores, OodStatsHeader } from '../../../electron/model/input-gate/ood.ts';
 import type { FusionHead } from '../../../electron/model/head.ts';
 import type { ProtocolItem } from '../../data/protocol.ts';
 import { featureMatrix, type FeatureSpec } from '../../build/experiment.ts';
 import { fitBranch, percentile } from './ood-stats.ts';
+import { concatArrays } from '../../../electron/util/typed-arrays.ts';
 
 export interface PooledExample {
   readonly source: string;
@@ -22,8 +23,8 @@ export interface PooledExample {
 
 export interface BuildOodOptions {
   readonly modelVersion: string;
-  /** The head, for the energy score's logits (pooled input = inception then mobilenet). */
-  readonly head: Pick<FusionHead, 'classLogitsFromPooled'>;
+  /** The head, for the energy score's logits. */
+  readonly head: Pick<FusionHead, 'classLogitsFromPooled' | 'config'>;
   readonly k?: number;
   readonly percentile?: number;
   readonly use?: 'mahalanobis' | 'energy';
@@ -58,15 +59,18 @@ export function buildOodStats(train: readonly PooledExample[], val: readonly Poo
     },
     [fit('inception'), fit('mobilenet')],
   );
-  const stats = decodeOodStats(draft.header, draft.bin);
+  // Each branch's own validation percentile puts the branches on one scale (ood.ts).
+  const unscaled = decodeOodStats(draft.header, draft.bin);
+  const scales = unscaled.branches.map((b) => percentile(val.map((v) => branchScore(b, v[b.name as 'inception' | 'mobilenet']).score), q));
+  const scaledHeader = OodStatsHeader.parse({ ...draft.header, branches: draft.header.branches.map((b, i) => ({ ...b, validationScale: scales[i]! })) });
+  const stats = decodeOodStats(scaledHeader, draft.bin);
   const scored = val.map((v) => {
-    const joined = new Float64Array(v.inception.length + v.mobilenet.length);
-    joined.set(Array.from(v.inception));
-    joined.set(Array.from(v.mobilenet), v.inception.length);
+    // The head reads only its own branches, joined in its order (a single-branch head reads one).
+    const joined = concatArrays(o.head.config.branches.map((b) => Float64Array.from(v[b])), Float64Array);
     return oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }, o.head.classLogitsFromPooled(joined));
   });
   const header: OodStatsHeader = {
-    ...draft.header,
+    ...scaledHeader,
     mahalanobis: { ...draft.header.mahalanobis, threshold: percentile(scored.map((s) => s.mahalanobis), q) },
     energy: { ...draft.header.energy, threshold: percentile(scored.map((s) => s.energy!), q) },
   };
