@@ -80,7 +80,7 @@ export async function backfillFeatures(store: Store, classifier: BackfillClassif
 async function backfillOne(store: Store, classifier: BackfillClassifier, missing: MissingFeatures): Promise<void> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(store.blobs.pathOf(missing.sha256));
+    bytes = await readFile(store.imagePath(missing.sha256));
   } catch (error) {
     throw new Error(`image ${missing.imageId} (${missing.originalName}): stored file cannot be read: ${(error as Error).message}`);
   }
