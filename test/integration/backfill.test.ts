@@ -6,16 +6,15 @@
  * no-longer-matching image is reported and skipped, not stored.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backfillFeatures, type BackfillClassifier, type BackfillProgress } from '../../electron/adaptation/backfill.ts';
 import { pooledFeatures } from '../../electron/model/pooled-features.ts';
 import type { Classification, ClassifyResult } from '../../electron/model/types.ts';
-import { openStore, persistClassification, type Store } from '../../electron/store/index.ts';
+import { persistClassification, type Store } from '../../electron/store/index.ts';
 import { sha256Hex } from '../../electron/util/hash.ts';
+import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 const MODEL = 'stand-in-1';
 
@@ -23,13 +22,9 @@ let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'df-backfill-'));
-  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+  ({ dir, store } = openTempStore('df-backfill-'));
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeTempStore({ dir, store }));
 
 /** Deterministic stand-in for the model: probability and vectors follow from the bytes, so a re-run reproduces them. */
 function scoreOf(bytes: Buffer): { p: number; vectors: number[][] } {

@@ -5,8 +5,7 @@
  * a folder edited after it was written is refused with the registry left as it was, and an
  * unreadable registry is moved aside by a rollback.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalModelError, manifestSha256, verifyModelFolder, writeModelFolder, type LocalModelSpec } from '../../electron/adaptation/local-model.ts';
@@ -15,20 +14,17 @@ import { expectedMeta, loadCamBaseline } from '../../electron/model/cam-baseline
 import { inceptionLayersOf, manifestOodStats } from '../../electron/model/classifier.ts';
 import { FusionHead, readHeadFile, writeHeadFiles, type HeadArrays } from '../../electron/model/head.ts';
 import { loadManifest } from '../../electron/model/manifest.ts';
-import { openStore, type Store } from '../../electron/store/index.ts';
+import { type Store } from '../../electron/store/index.ts';
 import { SHIPPED_DIR } from '../helpers/adapt-fixtures.ts';
+import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'df-local-model-'));
-  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+  ({ dir, store } = openTempStore('df-local-model-'));
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeTempStore({ dir, store }));
 
 async function shippedArrays(): Promise<{ config: Awaited<ReturnType<typeof readHeadFile>>['config']; arrays: HeadArrays }> {
   const { config, weights } = await readHeadFile(SHIPPED_DIR);

@@ -4,29 +4,25 @@
  * image's newest confirmed diagnosis joined to its prediction by one model.
  */
 import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync,} from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PredictionPage, Review } from '#common/domain';
 import { pooledFeatures } from '../../electron/model/pooled-features.ts';
 import type { ClassifyResult } from '../../electron/model/types.ts';
-import { openStore, persistClassification, StoreError, type Store } from '../../electron/store/index.ts';
+import { persistClassification, StoreError, type Store } from '../../electron/store/index.ts';
 import { migrate } from '../../electron/store/migrate.ts';
 import { migrations } from '../../electron/store/migrations/index.ts';
+import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'df-features-'));
-  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+  ({ dir, store } = openTempStore('df-features-'));
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeTempStore({ dir, store }));
 
 const features = pooledFeatures(['identity', 'hflip'], [Float64Array.of(0.1, -2.5, 3e-8), Float64Array.of(7, 0, -0.125)]);
 

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,18 +7,15 @@ import { cannotAssess, outsideValidatedRange, triageOf } from '#common/gate';
 import type { ClassifyResult } from '../../electron/model/types.ts';
 import { openStore, persistClassification, StoreError, type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
+import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'df-store-'));
-  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+  ({ dir, store } = openTempStore('df-store-'));
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeTempStore({ dir, store }));
 
 async function png(file: string, colour: { r: number; g: number; b: number }, width = 32, height = 24): Promise<string> {
   const path = join(dir, file);

@@ -3,15 +3,14 @@
  * model in use (store.preferModelVersion), else the newest by any model. After a rollback the
  * shipped model's result must win over the newer one of the local model no longer in use.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '#common/domain';
-import { openStore, type Store } from '../../electron/store/index.ts';
+import { type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
 import { countImagesWithoutPrediction } from '../../electron/store/repositories/unpredicted-images.ts';
+import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 const SHIPPED = 'fusion-v2';
 const LOCAL = 'fusion-v2+local-1';
@@ -20,13 +19,9 @@ let dir: string;
 let store: Store;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'df-shown-'));
-  store = openStore({ dataDir: join(dir, 'data'), actor: 'dr.test' });
+  ({ dir, store } = openTempStore('df-shown-'));
 });
-afterEach(() => {
-  store.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => closeTempStore({ dir, store }));
 
 function prediction(imageId: number, modelVersion: string, p: number): PredictionInput {
   return {
