@@ -5,7 +5,7 @@ import type { QualityScores } from '../../electron/model/input-gate/quality.ts';
 import { lowerQuantile, passShare, selectThreshold } from '../../electron/model/input-gate/thresholds.ts';
 import { seededRandom } from '../../electron/model/metrics.ts';
 import { chooseThresholds, type ScoredImage } from '../../training/studies/input-gate/quality-measure.ts';
-import { buildOodStats } from '../../training/studies/input-gate/build-ood-stats.ts';
+import { buildOodStats, sourceAwareThreshold } from '../../training/studies/input-gate/build-ood-stats.ts';
 import { decodeOodStats, oodScores } from '../../electron/model/input-gate/ood.ts';
 import { fitBranch, ledoitWolf, percentile, spdInverse, symmetricEigen, topPrincipal } from '../../training/studies/input-gate/ood-stats.ts';
 
@@ -170,5 +170,20 @@ describe('input gate: building a model version\'s OOD statistics', () => {
       expect(scaled.filter((x) => x > 1).length).toBe(2);
     }
     expect(built.bin.byteLength).toBeLessThan(5e6);
+  });
+
+  it('takes the most permissive percentile of the sources large enough to have one', () => {
+    // Source b sits further out than a; pooled, its tail would be refused far more often than 0.5%.
+    const scores = [...Array.from({ length: 1000 }, (_, i) => i / 1000), ...Array.from({ length: 200 }, (_, i) => 1 + i / 200), 50];
+    const sources = [...Array<string>(1000).fill('a'), ...Array<string>(200).fill('b'), 'c'];
+    const t = sourceAwareThreshold(scores, sources, 99.5, 200);
+    expect(Object.keys(t.bySource!)).toEqual(['a', 'b']);
+    expect(t.bySource!.a).toBeCloseTo(percentile(scores.slice(0, 1000), 99.5), 12);
+    expect(t.threshold).toBeCloseTo(percentile(scores.slice(1000, 1200), 99.5), 12);
+    expect(scores.slice(1000, 1200).filter((s) => s > t.threshold).length).toBe(1);
+    // The lone image of source c is not a percentile; pooled alone, b's tail is refused.
+    expect(sourceAwareThreshold(scores, sources, 99.5, 0)).toEqual({ threshold: percentile(scores, 99.5) });
+    expect(scores.slice(1000, 1200).filter((s) => s > percentile(scores, 99.5)).length).toBeGreaterThan(4);
+    expect(sourceAwareThreshold(scores, sources, 99.5, 1001)).toEqual({ threshold: percentile(scores, 99.5) });
   });
 });

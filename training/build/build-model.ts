@@ -173,7 +173,8 @@ export async function buildModel(options: BuildOptions): Promise<BuildResult> {
     command: 'dermafuse train',
   });
   writeOodStats(options.out, ood);
-  log(`input gate: out-of-distribution threshold ${ood.header.mahalanobis.threshold.toFixed(3)} (99.5th percentile of ${ood.header.mahalanobis.validation.n} validation images)`);
+  const oodBySource = Object.entries(ood.header.mahalanobis.bySource ?? {}).map(([s, t]) => `${s} ${t.toFixed(3)}`);
+  log(`input gate: out-of-distribution threshold ${ood.header.mahalanobis.threshold.toFixed(3)} (99.5th percentile of ${ood.header.mahalanobis.validation.n} validation images${oodBySource.length > 0 ? `, the highest of each source's: ${oodBySource.join(', ')}` : ''})`);
 
   const curves = (filter: (set: string) => boolean): CurveInput[] =>
     Object.entries(reports)

@@ -41,7 +41,7 @@ console.log(`| train images per source | n | threshold | ${sets.join(' | ')} |`)
 console.log(`|---|---|---|${sets.map(() => '---').join('|')}|`);
 for (const size of o.sizes.split(',').map(Number)) {
   const examples = pooledExamples(oodTrainingSample(train, size), DEFAULT_RECIPE);
-  const built = buildOodStats(examples, val, { modelVersion: 'fusion-v2', head, k: Number(o.k), percentile: Number(o.percentile), command: 'ood-training-size' });
+  const built = buildOodStats(examples, val, { modelVersion: 'fusion-v2', head, k: Number(o.k), percentile: Number(o.percentile), perSourceMin: 0, command: 'ood-training-size' });
   const stats = decodeOodStats(built.header, built.bin);
   const valScores = val.map((v) => ({ source: v.source, score: oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }).mahalanobis }));
   const q = Number(o.percentile);

@@ -70,6 +70,12 @@ const ScoreThreshold = z.object({
   /** Percentile of the validation scores the threshold sits at, and what it was measured on. */
   percentile: z.number(),
   validation: z.object({ n: z.number().int(), bySource: z.record(z.string(), z.number().int()) }),
+  /**
+   * The percentile within each validation source large enough to have one. Present when the
+   * threshold is the most permissive of them (and of the pooled one): pooled validation is mostly
+   * one source, whose percentile alone refused several times more of the others.
+   */
+  bySource: z.record(z.string(), z.number()).optional(),
 });
 
 export const OodStatsHeader = z.object({
@@ -308,6 +314,6 @@ export function judgeOod(stats: OodStats, scores: OodScores): { refused: boolean
     value,
     threshold: t.threshold,
     metric: use,
-    message: `image unlike the dermoscopy images the model was trained on: distance ${value.toFixed(2)} (${use}; ${t.percentile}% of validation images are at most ${t.threshold.toFixed(2)})`,
+    message: `image unlike the dermoscopy images the model was trained on: distance ${value.toFixed(2)} (${use}; ${t.percentile}% of ${t.bySource ? 'each source\'s ' : ''}validation images are at most ${t.threshold.toFixed(2)})`,
   };
 }

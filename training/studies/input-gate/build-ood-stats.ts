@@ -29,6 +29,26 @@ export interface BuildOodOptions {
   readonly percentile?: number;
   readonly use?: 'mahalanobis' | 'energy';
   readonly command: string;
+  /**
+   * Validation sources with at least this many images each get their own percentile and the
+   * threshold is the highest of them and the pooled one; 0 keeps the pooled percentile alone.
+   */
+  readonly perSourceMin?: number;
+}
+
+/** Below this many images a 99.5th percentile is the sample maximum, not a percentile. */
+export const OOD_PER_SOURCE_MIN = 200;
+
+/** The pooled percentile, or the most permissive of it and each large-enough source's. */
+export function sourceAwareThreshold(scores: readonly number[], sources: readonly string[], q: number, perSourceMin: number): { threshold: number; bySource?: Record<string, number> } {
+  const pooled = percentile(scores, q);
+  if (perSourceMin <= 0) return { threshold: pooled };
+  const bySource: Record<string, number> = {};
+  for (const source of [...new Set(sources)].sort()) {
+    const own = scores.filter((_, i) => sources[i] === source);
+    if (own.length >= perSourceMin) bySource[source] = percentile(own, q);
+  }
+  return Object.keys(bySource).length === 0 ? { threshold: pooled } : { threshold: Math.max(pooled, ...Object.values(bySource)), bySource };
 }
 
 const count = (xs: readonly string[]): Record<string, number> => xs.reduce<Record<string, number>>((acc, x) => ((acc[x] = (acc[x] ?? 0) + 1), acc), {});
@@ -69,10 +89,12 @@ export function buildOodStats(train: readonly PooledExample[], val: readonly Poo
     const joined = concatArrays(o.head.config.branches.map((b) => Float64Array.from(v[b])), Float64Array);
     return oodScores(stats, { inception: v.inception, mobilenet: v.mobilenet }, o.head.classLogitsFromPooled(joined));
   });
+  const sources = val.map((v) => v.source);
+  const perSourceMin = o.perSourceMin ?? OOD_PER_SOURCE_MIN;
   const header: OodStatsHeader = {
     ...scaledHeader,
-    mahalanobis: { ...draft.header.mahalanobis, threshold: percentile(scored.map((s) => s.mahalanobis), q) },
-    energy: { ...draft.header.energy, threshold: percentile(scored.map((s) => s.energy!), q) },
+    mahalanobis: { ...draft.header.mahalanobis, ...sourceAwareThreshold(scored.map((s) => s.mahalanobis), sources, q, perSourceMin) },
+    energy: { ...draft.header.energy, ...sourceAwareThreshold(scored.map((s) => s.energy!), sources, q, perSourceMin) },
   };
   return { header, bin: draft.bin };
 }
