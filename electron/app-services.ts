@@ -87,7 +87,7 @@ export async function createAppServices(options: AppServicesOptions = {}): Promi
     ...imageChannels(store, model),
     ...reviewChannels(store),
     ...batches.channels,
-    ...reportChannels(store, { settings: settings.current, dialogs: options.dialogs, reportsDir: options.reportsDir }),
+    ...reportChannels(store, { settings: settings.current, dialogs: options.dialogs, reportsDir: options.reportsDir, modelDir: () => model.loadedFrom() }),
     ...auditChannels(store),
     ...adaptation.channels,
     ...reclassifier.channels,

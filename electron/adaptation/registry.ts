@@ -184,3 +184,17 @@ export function createRegistry(dataDir: string, store: RegistryAudit): ModelRegi
     },
   };
 }
+
+/**
+ * The model in force: the adopted local version's folder, verified, or null for the shipped model.
+ * A version modified after it was written, or an unreadable registry, gives the shipped model and
+ * says why in `notice` (what the clinician should read; the registry itself is left as it is).
+ */
+export function modelInForce(registry: Pick<ModelRegistry, 'activeModelDir'>): { dir: string | null; notice: string | null } {
+  try {
+    return { dir: registry.activeModelDir(), notice: null };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { dir: null, notice: `${message.replace(/[.\s]*$/, '.')} The shipped model is in use instead; return to it on the Model screen, or adopt a local version again.` };
+  }
+}

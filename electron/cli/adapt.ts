@@ -27,7 +27,7 @@ import type { Classifier } from '../model/types.ts';
 import { ManifestError, shippedModelDir } from '../model/manifest.ts';
 import { isTimeZone } from '../report/document.ts';
 import { renderAdaptationReport } from '../report/adaptation-report.ts';
-import { MODEL_NAME } from '../report/index.ts';
+import { modelNameOf } from '../report/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { providerOf } from './model-options.ts';
 import { progressBar, type ProgressBar } from './progress.ts';
@@ -158,7 +158,7 @@ export async function runAdapt(options: AdaptCliOptions, deps: AdaptDeps = {}): 
         context: {
           clinicName: options.clinic ?? (store ? store.settings.getAll().clinicName : ''),
           generatedAt: new Date(),
-          modelName: MODEL_NAME,
+          modelName: modelNameOf(base.manifest),
           modelVersion: written?.version ?? base.manifest.version,
           ...(options.timeZone ? { timeZone: options.timeZone } : {}),
         },

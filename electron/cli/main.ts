@@ -18,7 +18,7 @@ const { version } = JSON.parse(readFileSync(join(projectRoot, 'package.json'), '
 
 export function buildProgram(): Command {
   const program = new Command('dermafuse')
-    .description('Dermoscopy triage: InceptionV3 + MobileNetV2 fusion classifier with Grad-CAM (decision support, not a diagnosis)')
+    .description('Dermoscopy triage: melanoma vs benign from InceptionV3 / MobileNetV2 branches (the model version says which it fuses), with Grad-CAM (decision support, not a diagnosis)')
     .version(version)
     // Program options only before the command name, so a command may have its own --version.
     .enablePositionalOptions()

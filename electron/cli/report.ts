@@ -11,6 +11,8 @@ import { dirname, basename, join, resolve } from 'node:path';
 import { isTimeZone } from '../report/document.ts';
 import { renderReportFromStore, type ReportKind } from '../report/index.ts';
 import { openStore } from '../store/index.ts';
+import { createRegistry, modelInForce } from '../adaptation/registry.ts';
+import { loadManifest, shippedModelDir } from '../model/manifest.ts';
 
 export interface ReportCliOptions {
   readonly db?: string;
@@ -58,6 +60,15 @@ async function writeWhole(out: string, bytes: Buffer): Promise<void> {
   }
 }
 
+/** The version of the model in a folder (null: the shipped one); null when no manifest can be read. */
+function modelVersionOf(dir: string | null): string | null {
+  try {
+    return loadManifest(dir ?? shippedModelDir()).version;
+  } catch {
+    return null;
+  }
+}
+
 export async function runReport(options: ReportCliOptions): Promise<ReportSummary> {
   const { kind, id } = parseTarget(options);
   if (!options.out.toLowerCase().endsWith('.pdf')) throw new ReportUsageError(`--out must name a .pdf file, got "${options.out}"`);
@@ -70,9 +81,15 @@ export async function runReport(options: ReportCliOptions): Promise<ReportSummar
   if (options.db && !existsSync(options.db)) throw new ReportUsageError(`no database at ${resolve(options.db)}`);
   const store = openStore(options.db ? { file: options.db } : {});
   try {
+    // As in the app: the clinic's adopted local model, when its files verify, is the model in force;
+    // the report prints its version and cut-offs and shows each image's prediction by it.
+    const inForce = modelInForce(createRegistry(store.dataDir, store));
+    if (inForce.notice) process.stderr.write(`dermafuse report: ${inForce.notice}\n`);
+    store.preferModelVersion(modelVersionOf(inForce.dir));
     const report = await renderReportFromStore(store, kind, id, {
       ...(options.clinic !== undefined ? { clinicName: options.clinic } : {}),
       ...(options.timeZone !== undefined ? { timeZone: options.timeZone } : {}),
+      ...(inForce.dir ? { modelDir: inForce.dir } : {}),
     });
     await writeWhole(out, report.pdf);
     return { kind, id, out, pages: report.pages, bytes: report.pdf.length, seconds: (performance.now() - t0) / 1000 };

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { ImageRecord, Prediction } from '#common/domain';
-import { loadManifest, shippedModelDir } from '../model/manifest.ts';
+import { loadManifest, shippedModelDir, type ModelManifest } from '../model/manifest.ts';
 import type { Store } from '../store/index.ts';
 import { renderBatchReport } from './batch-report.ts';
 import type { RenderedReport } from './document.ts';
@@ -44,7 +44,13 @@ export interface StoreReportOptions {
   readonly modelDir?: string;
 }
 
-export const MODEL_NAME = 'dermafuse fusion (InceptionV3 + MobileNetV2)';
+const BACKBONE_NAMES = { inception: 'InceptionV3', mobilenet: 'MobileNetV2' } as const;
+
+/** The model's name as printed: what it looks with, from its manifest (a single-branch model is no fusion). */
+export function modelNameOf(manifest: Pick<ModelManifest, 'head'>): string {
+  const names = manifest.head.branches.map((b) => BACKBONE_NAMES[b]);
+  return names.length > 1 ? `dermafuse fusion (${names.join(' + ')})` : `dermafuse (${names[0]})`;
+}
 
 /**
  * The context printed on every page. The model in force comes from the shipped manifest; without
@@ -53,10 +59,12 @@ export const MODEL_NAME = 'dermafuse fusion (InceptionV3 + MobileNetV2)';
  */
 export function reportContextFor(store: Store, options: StoreReportOptions, predictions: readonly (Prediction | null)[]): ReportContext {
   let modelVersion: string | null = null;
+  let modelName = 'dermafuse';
   let tierCutoffs: ReportContext['tierCutoffs'];
   try {
     const manifest = loadManifest(options.modelDir ?? shippedModelDir());
     modelVersion = manifest.version;
+    modelName = modelNameOf(manifest);
     tierCutoffs = { review: manifest.tiers.reviewAt, high: manifest.tiers.highAt };
   } catch {
     const versions = [...new Set(predictions.filter((p): p is Prediction => p !== null).map((p) => p.modelVersion))];
@@ -66,7 +74,7 @@ export function reportContextFor(store: Store, options: StoreReportOptions, pred
     clinicName: options.clinicName ?? store.settings.getAll().clinicName,
     generatedAt: options.generatedAt ?? new Date(),
     timeZone: options.timeZone ?? Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'UTC',
-    modelName: MODEL_NAME,
+    modelName,
     modelVersion,
     ...(tierCutoffs ? { tierCutoffs } : {}),
     ...(options.fontsDir ? { fontsDir: options.fontsDir } : {}),

@@ -5,7 +5,7 @@ export { renderLesionReport } from './lesion-report.ts';
 export type { RenderedReport } from './document.ts';
 export * from './types.ts';
 export {
-  MODEL_NAME,
+  modelNameOf,
   ReportError,
   batchReportData,
   lesionReportData,

@@ -11,6 +11,7 @@ import {
   casesFromStore,
   LocalModelError,
   loadBaseModel,
+  modelInForce,
   runAdaptation,
   writeLocalModel,
   type ModelRegistry,
@@ -28,18 +29,9 @@ import type { ChannelsOf } from './types.ts';
 
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/**
- * The folder of the adopted local version, verified (registry.activeModelDir); a version modified
- * after it was written, or an unreadable registry, gives the shipped model with the reason.
- */
+/** The model service's source: the model in force (adaptation/registry.ts), read anew at each load. */
 export function modelSourceOf(registry: ModelRegistry): () => ModelSource {
-  return () => {
-    try {
-      return { dir: registry.activeModelDir(), notice: null };
-    } catch (err) {
-      return { dir: null, notice: `${messageOf(err).replace(/[.\s]*$/, '.')} The shipped model is in use instead; return to it on the Model screen, or adopt a local version again.` };
-    }
-  };
+  return () => modelInForce(registry);
 }
 
 export interface AdaptationServiceOptions {

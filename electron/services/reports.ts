@@ -5,14 +5,7 @@ import type { Settings } from '#common/domain';
 import type { ReportKind } from '#common/ipc';
 import type { z } from 'zod';
 import { ServiceError } from '../ipc/handlers.ts';
-import {
-  batchReportData,
-  lesionReportData,
-  renderBatchReport,
-  renderLesionReport,
-  renderVisitReport,
-  visitReportData,
-} from '../report/index.ts';
+import { renderReportFromStore } from '../report/index.ts';
 import type { Store } from '../store/index.ts';
 import type { ChannelsOf, Dialogs } from './types.ts';
 
@@ -26,28 +19,26 @@ function stamp(d: Date): string {
   return d.toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
 }
 
-export async function renderReport(store: Store, kind: z.infer<typeof ReportKind>, id: number, settings: Settings): Promise<ExportedReport> {
+/**
+ * `modelDir`: the folder of the model in use (an adopted local version), whose manifest names the
+ * version and tier cut-offs the report prints; null: the shipped model.
+ */
+export async function renderReport(store: Store, kind: z.infer<typeof ReportKind>, id: number, settings: Settings, modelDir: string | null = null): Promise<ExportedReport> {
   const now = new Date();
-  const options = { clinicName: settings.clinicName, generatedAt: now };
-  const rendered =
-    kind === 'visit'
-      ? await renderVisitReport(await visitReportData(store, id, options))
-      : kind === 'batch'
-        ? await renderBatchReport(await batchReportData(store, id, options))
-        : await renderLesionReport(await lesionReportData(store, id, options));
+  const rendered = await renderReportFromStore(store, kind, id, { clinicName: settings.clinicName, generatedAt: now, ...(modelDir ? { modelDir } : {}) });
   return { bytes: rendered.pdf, pages: rendered.pages, suggestedName: `dermafuse-${kind}-${id}-${stamp(now)}.pdf` };
 }
 
 export function reportChannels(
   store: Store,
-  options: { settings: () => Settings; dialogs?: Dialogs; reportsDir?: string },
+  options: { settings: () => Settings; dialogs?: Dialogs; reportsDir?: string; modelDir?: () => string | null },
 ): ChannelsOf<'reports.export' | 'reports.open'> {
   const { dialogs } = options;
   // Only files this session wrote may be opened on the renderer's request.
   const exported = new Set<string>();
   return {
     async 'reports.export'({ kind, id }) {
-      const pdf = await renderReport(store, kind, id, options.settings());
+      const pdf = await renderReport(store, kind, id, options.settings(), options.modelDir?.() ?? null);
       let path: string | null;
       if (dialogs) {
         path = await dialogs.pickSavePath(pdf.suggestedName);

@@ -10,7 +10,9 @@ import sharp from 'sharp';
 import { join } from 'node:path';
 import type { Backbones } from '../../electron/model/backbones.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
-import { readHeadFile } from '../../electron/model/head.ts';
+import { readHeadFile, type HeadArrays } from '../../electron/model/head.ts';
+import { loadManifest } from '../../electron/model/manifest.ts';
+import { manifestSha256, type LocalModelSpec } from '../../electron/adaptation/local-model.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 import type { ConfirmedDiagnosis } from '../../common/domain.ts';
 import { persistClassification, predictionInput, type Store } from '../../electron/store/index.ts';
@@ -154,4 +156,48 @@ export async function seedStore(store: Store, folder: string, cases: readonly Se
     ids.push(imageId);
   }
   return ids;
+}
+
+/** fusion-v2's head arrays, as a local model spec carries them. */
+export async function shippedArrays(): Promise<{ config: Awaited<ReturnType<typeof readHeadFile>>['config']; arrays: HeadArrays }> {
+  const { config, weights } = await readHeadFile(SHIPPED_DIR);
+  const w = (name: string) => weights.get(name)!.data;
+  return {
+    config,
+    arrays: {
+      mean: w('norm/mean'),
+      std: w('norm/std'),
+      layers: [{ kernel: w('dense0/kernel'), bias: w('dense0/bias'), fanIn: config.inceptionChannels + config.mobilenetChannels, fanOut: 256 }],
+      output: { kernel: w('out/kernel'), bias: w('out/bias'), fanIn: 256, fanOut: 2 },
+    },
+  };
+}
+
+/** A local model spec as an adaptation would produce it: fusion-v2's head with its malignant output bias moved by `shift`. */
+export async function localModelSpec(shift = 0.5): Promise<LocalModelSpec> {
+  const base = loadManifest(SHIPPED_DIR);
+  const { config, arrays } = await shippedArrays();
+  const bias = Float32Array.from(arrays.output.bias);
+  bias[1]! += shift;
+  return {
+    base: { dir: SHIPPED_DIR, manifest: base, manifestSha256: manifestSha256(SHIPPED_DIR) },
+    head: { config, arrays: { ...arrays, output: { ...arrays.output, bias } } },
+    temperature: 0.9,
+    calibrationBias: -1.2,
+    threshold: 0.12,
+    operatingPoints: {
+      sensitive: { threshold: 0.12, valSensitivity: 0.9, valSpecificity: 0.6 },
+      balanced: { threshold: 0.2, valSensitivity: 0.8, valSpecificity: 0.7 },
+      specific: { threshold: 0.4, valSensitivity: 0.5, valSpecificity: 0.9 },
+    },
+    tiers: { reviewAt: 0.05, highAt: 0.45 },
+    metrics: { 'cv:local': { n: 80, positives: 32, auc: 0.8, aucCi: [0.7, 0.9] } },
+    adaptation: {
+      method: 'last_layer',
+      cases: { source: 'store', count: 80, melanoma: 32, benign: 48, ids: ['image:1', 'image:2'] },
+      cv: { k: 5, repeats: 5 },
+      reasons: ['Chosen: last_layer.'],
+      createdAt: '2026-02-01T10:00:00.000Z',
+    },
+  };
 }

@@ -8,6 +8,9 @@ import { registerReport, runReport, ReportUsageError } from '../../electron/cli/
 import { ReportError, batchReportData } from '../../electron/report/index.ts';
 import { syntheticOverlay, tierOf } from '../helpers/report-sample.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
+import { createRegistry } from '../../electron/adaptation/registry.ts';
+import { writeModelFolder } from '../../electron/adaptation/local-model.ts';
+import { localModelSpec } from '../helpers/adapt-fixtures.ts';
 import {
   canRenderFixtures,
   fixtureSkipReason,
@@ -167,5 +170,56 @@ describe.skipIf(!canRenderFixtures)(`reports from the store and the CLI${fixture
       process.stderr.write = errWrite;
       process.exitCode = before;
     }
+  });
+
+  it('prints the adopted local model, its version and each image\'s prediction by it, as the app does', async () => {
+    const store = openStore({ file: db, actor: 'test' });
+    let local: string;
+    let imageId: number;
+    try {
+      const registry = createRegistry(store.dataDir, store);
+      local = registry.nextVersion('fusion-v2');
+      const written = await writeModelFolder(await localModelSpec(0.3), join(registry.dir, local), local);
+      registry.register({ version: local, folder: local, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
+      registry.adopt(local, 'dr.adopter');
+      imageId = store.images.listForVisit(ids.visit)[0]!.id;
+      store.predictions.create({
+        imageId,
+        modelVersion: local,
+        pMalignantRaw: 0.777,
+        pMalignant: 0.777,
+        threshold: 0.12,
+        label: 'malignant',
+        tier: 'high',
+        uncertainty: 0.02,
+        backend: 'test',
+        timingMs: 1,
+        overlays: [],
+      });
+      // A newer prediction by a model not in force must not be the one shown.
+      store.predictions.create({
+        imageId,
+        modelVersion: 'test-2',
+        pMalignantRaw: 0.555,
+        pMalignant: 0.555,
+        threshold: 0.35,
+        label: 'malignant',
+        tier: 'review',
+        uncertainty: 0.02,
+        backend: 'test',
+        timingMs: 1,
+        overlays: [],
+      });
+    } finally {
+      store.close();
+    }
+    const file = join(out, 'visit-local.pdf');
+    await runReport({ db, visit: String(ids.visit), out: file });
+    const t = squash(readBack(await readFile(file), out, 'visit-local').text);
+    expect(t).toContain(squash(`dermafuse fusion (InceptionV3 + MobileNetV2), version ${local}`));
+    expect(t).toContain(squash('0.777 (77.7%)'));
+    // Neither the newer prediction by a model not in force nor the older one is shown.
+    expect(t).not.toContain(squash('0.555 (55.5%)'));
+    expect(t).not.toContain(squash(`${probabilities[1]!.toFixed(3)} (${(probabilities[1]! * 100).toFixed(1)}%)`));
   });
 });

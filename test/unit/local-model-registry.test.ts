@@ -8,14 +8,16 @@
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalModelError, manifestSha256, verifyModelFolder, writeModelFolder, type LocalModelSpec } from '../../electron/adaptation/local-model.ts';
-import { createRegistry, LOCAL_MODELS_DIR, REGISTRY_FILE } from '../../electron/adaptation/registry.ts';
+import { LocalModelError, manifestSha256, verifyModelFolder, writeModelFolder } from '../../electron/adaptation/local-model.ts';
+import { createRegistry, LOCAL_MODELS_DIR, modelInForce, REGISTRY_FILE } from '../../electron/adaptation/registry.ts';
 import { expectedMeta, loadCamBaseline } from '../../electron/model/cam-baseline.ts';
 import { inceptionLayersOf, manifestOodStats } from '../../electron/model/classifier.ts';
-import { FusionHead, readHeadFile, writeHeadFiles, type HeadArrays } from '../../electron/model/head.ts';
-import { loadManifest } from '../../electron/model/manifest.ts';
+import { FusionHead, writeHeadFiles } from '../../electron/model/head.ts';
+import { loadManifest, shippedModelDir } from '../../electron/model/manifest.ts';
+import { modelNameOf, reportContextFor } from '../../electron/report/index.ts';
+import { modelsDir } from '../../electron/util/paths.ts';
 import { type Store } from '../../electron/store/index.ts';
-import { SHIPPED_DIR } from '../helpers/adapt-fixtures.ts';
+import { localModelSpec, shippedArrays, SHIPPED_DIR } from '../helpers/adapt-fixtures.ts';
 import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 let dir: string;
@@ -25,49 +27,6 @@ beforeEach(() => {
   ({ dir, store } = openTempStore('df-local-model-'));
 });
 afterEach(() => closeTempStore({ dir, store }));
-
-async function shippedArrays(): Promise<{ config: Awaited<ReturnType<typeof readHeadFile>>['config']; arrays: HeadArrays }> {
-  const { config, weights } = await readHeadFile(SHIPPED_DIR);
-  const w = (name: string) => weights.get(name)!.data;
-  return {
-    config,
-    arrays: {
-      mean: w('norm/mean'),
-      std: w('norm/std'),
-      layers: [{ kernel: w('dense0/kernel'), bias: w('dense0/bias'), fanIn: config.inceptionChannels + config.mobilenetChannels, fanOut: 256 }],
-      output: { kernel: w('out/kernel'), bias: w('out/bias'), fanIn: 256, fanOut: 2 },
-    },
-  };
-}
-
-/** A spec as an adaptation would produce it: the shipped head with its malignant output bias moved by `shift`. */
-async function spec(shift = 0.5): Promise<LocalModelSpec> {
-  const base = loadManifest(SHIPPED_DIR);
-  const { config, arrays } = await shippedArrays();
-  const bias = Float32Array.from(arrays.output.bias);
-  bias[1]! += shift;
-  return {
-    base: { dir: SHIPPED_DIR, manifest: base, manifestSha256: manifestSha256(SHIPPED_DIR) },
-    head: { config, arrays: { ...arrays, output: { ...arrays.output, bias } } },
-    temperature: 0.9,
-    calibrationBias: -1.2,
-    threshold: 0.12,
-    operatingPoints: {
-      sensitive: { threshold: 0.12, valSensitivity: 0.9, valSpecificity: 0.6 },
-      balanced: { threshold: 0.2, valSensitivity: 0.8, valSpecificity: 0.7 },
-      specific: { threshold: 0.4, valSensitivity: 0.5, valSpecificity: 0.9 },
-    },
-    tiers: { reviewAt: 0.05, highAt: 0.45 },
-    metrics: { 'cv:local': { n: 80, positives: 32, auc: 0.8, aucCi: [0.7, 0.9] } },
-    adaptation: {
-      method: 'last_layer',
-      cases: { source: 'store', count: 80, melanoma: 32, benign: 48, ids: ['image:1', 'image:2'] },
-      cv: { k: 5, repeats: 5 },
-      reasons: ['Chosen: last_layer.'],
-      createdAt: '2026-02-01T10:00:00.000Z',
-    },
-  };
-}
 
 describe('local model folder', () => {
   it('round-trips a head through head.json + head.weights.bin', async () => {
@@ -85,7 +44,7 @@ describe('local model folder', () => {
   });
 
   it('writes a folder the classifier loads: manifest, adapted head, gate statistics under the new version, CAM baseline', async () => {
-    const s = await spec(0.5);
+    const s = await localModelSpec(0.5);
     const target = join(dir, 'out', 'fusion-v2+local-1');
     const written = await writeModelFolder(s, target, 'fusion-v2+local-1');
     expect(written.manifestSha256).toBe(manifestSha256(target));
@@ -110,7 +69,7 @@ describe('local model folder', () => {
 
   it('finds a changed head file even when the manifest is untouched', async () => {
     const target = join(dir, 'm');
-    const written = await writeModelFolder(await spec(), target, 'fusion-v2+local-1');
+    const written = await writeModelFolder(await localModelSpec(), target, 'fusion-v2+local-1');
     const bin = readFileSync(join(target, 'head.weights.bin'));
     bin[100] = bin[100]! ^ 0xff;
     writeFileSync(join(target, 'head.weights.bin'), bin);
@@ -121,7 +80,7 @@ describe('local model folder', () => {
 describe('registry', () => {
   async function registered(registry: ReturnType<typeof createRegistry>, shift: number): Promise<string> {
     const version = registry.nextVersion('fusion-v2');
-    const written = await writeModelFolder(await spec(shift), join(registry.dir, version), version);
+    const written = await writeModelFolder(await localModelSpec(shift), join(registry.dir, version), version);
     registry.register({ version, folder: version, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
     return version;
   }
@@ -152,6 +111,29 @@ describe('registry', () => {
     expect(JSON.parse(entries[2]!.detail)).toMatchObject({ version: v2, previous: null, baseVersion: 'fusion-v2' });
     expect(JSON.parse(entries[3]!.detail)).toMatchObject({ from: v2, to: 'shipped' });
     expect(() => registry.adopt('fusion-v2+local-9', 'dr.adopter')).toThrow(/no local model fusion-v2\+local-9/);
+  });
+
+  it('the model in force names what reports print: the adopted version, its cut-offs, and what it looks with', async () => {
+    const registry = createRegistry(store.dataDir, store);
+    expect(modelInForce(registry)).toEqual({ dir: null, notice: null });
+    const shipped = reportContextFor(store, {}, []);
+    expect(shipped.modelVersion).toBe(loadManifest(shippedModelDir()).version);
+    expect(shipped.modelName).toBe(modelNameOf(loadManifest(shippedModelDir())));
+    expect(modelNameOf(loadManifest(modelsDir('mobilenet-ft-v3')))).toBe('dermafuse (MobileNetV2)');
+
+    const v1 = await registered(registry, 0.3);
+    registry.adopt(v1, 'dr.adopter');
+    const inForce = modelInForce(registry);
+    expect(inForce).toEqual({ dir: join(store.dataDir, LOCAL_MODELS_DIR, v1), notice: null });
+    const local = reportContextFor(store, { modelDir: inForce.dir! }, []);
+    expect(local).toMatchObject({ modelVersion: v1, modelName: 'dermafuse fusion (InceptionV3 + MobileNetV2)', tierCutoffs: { review: 0.05, high: 0.45 } });
+
+    // Edited after adoption: the shipped model is in force, and the notice says why.
+    const manifestFile = join(registry.dir, v1, 'manifest.json');
+    writeFileSync(manifestFile, readFileSync(manifestFile, 'utf8').replace('"highAt": 0.45', '"highAt": 0.9'));
+    const fallback = modelInForce(registry);
+    expect(fallback.dir).toBeNull();
+    expect(fallback.notice).toMatch(/^local model fusion-v2\+local-1 was modified after it was created: .*\. The shipped model is in use instead/);
   });
 
   it('refuses a tampered local manifest: clear message, registry and audit unchanged', async () => {
