@@ -14,6 +14,7 @@ import { runBatch, type BatchResult } from '../batch/run-batch.ts';
 import { loadCliClassifier, operatingPointOption, providerOf, type ClassifierFactory } from './model-options.ts';
 import { EXECUTION_PROVIDERS } from '../model/runtime.ts';
 import type { Classifier } from '../model/types.ts';
+import { createRegistry, modelInForce } from '../adaptation/registry.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { StoreError } from '../store/errors.ts';
 
@@ -82,13 +83,18 @@ function openFor(options: BatchCliOptions): Store {
   return options.db ? openStore({ file: options.db, actor: options.actor }) : openStore({ dataDir: options.dataDir ?? null, actor: options.actor });
 }
 
-/** Fails fast on a wrong --patient / --visit, before the model takes seconds to load. */
-export function checkDestination(options: BatchCliOptions): void {
+/**
+ * Fails fast on a wrong --patient / --visit, before the model takes seconds to load. Returns the
+ * model in force for this data folder (the clinic's adopted local version, else the shipped one),
+ * which the batch uses unless --model names another, as the app would.
+ */
+export function checkDestination(options: BatchCliOptions): ReturnType<typeof modelInForce> {
   const store = openFor(options);
   try {
     const patientId = options.patient !== undefined ? findPatient(store, options.patient) : null;
     const visitId = options.visit !== undefined ? parseVisit(options.visit) : null;
     store.images.resolvePlacement({ patientId, visitId });
+    return modelInForce(createRegistry(store.dataDir, store));
   } finally {
     store.close();
   }
@@ -195,7 +201,7 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
     .option('--visit <id>', 'attach the images to this visit (row id); implies its patient')
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-cam', 'do not compute and store Grad-CAM overlays')
-    .option('--model <folder>', 'model folder with manifest.json (default: the shipped model)')
+    .option('--model <folder>', "model folder with manifest.json (default: the model in force for the data folder: the clinic's adopted local version, else the shipped model)")
     .option('--provider <ep>', `onnxruntime execution provider: ${EXECUTION_PROVIDERS.join(', ')}`)
     .addOption(operatingPointOption())
     .option('--actor <name>', 'name recorded in the audit log (default: the OS user)')
@@ -212,8 +218,10 @@ export function registerBatch(program: Command, deps: RegisterBatchDeps = {}): v
         progress: opts.progress === false ? false : undefined,
         actor: opts.actor as string | undefined,
       };
-      checkDestination(cliOptions);
-      const classifier = await loadCliClassifier('batch', opts, deps.createClassifier);
+      const inForce = checkDestination(cliOptions);
+      if (opts.model === undefined && inForce.notice) process.stderr.write(`dermafuse batch: ${inForce.notice}\n`);
+      const modelOpts = opts.model === undefined && inForce.dir ? { ...opts, model: inForce.dir } : opts;
+      const classifier = await loadCliClassifier('batch', modelOpts, deps.createClassifier);
       if (!classifier) return;
       // First Ctrl-C: stop after the images in flight (the job stays resumable). Second: leave now.
       const controller = new AbortController();

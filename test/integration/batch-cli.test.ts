@@ -7,6 +7,9 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { checkDestination, exitCodeOf, formatSummary, registerBatch, runBatchCli, type BatchCliSummary } from '../../electron/cli/batch.ts';
 import { openStore } from '../../electron/store/index.ts';
+import { createRegistry } from '../../electron/adaptation/registry.ts';
+import { writeModelFolder } from '../../electron/adaptation/local-model.ts';
+import { localModelSpec } from '../helpers/adapt-fixtures.ts';
 import { PixelStatsClassifier } from '../helpers/pixel-stats-classifier.ts';
 
 let dir: string;
@@ -113,5 +116,35 @@ describe('dermafuse batch', () => {
     const summary = JSON.parse(out) as BatchCliSummary;
     expect(summary).toMatchObject({ status: 'done', done: 5, failed: 1, database: db });
     expect(process.exitCode ?? 0).toBe(0);
+  });
+
+  it('runs the model in force for the data folder: the adopted local version, unless --model names another', async () => {
+    const root = await folder();
+    const db = join(dir, 'cli.sqlite');
+    const seen: (string | undefined)[] = [];
+    const program = new Command('dermafuse').exitOverride();
+    registerBatch(program, {
+      createClassifier: async (o) => {
+        seen.push(o.modelDir);
+        return new PixelStatsClassifier();
+      },
+    });
+    vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const run = (...extra: string[]) => program.parseAsync(['node', 'dermafuse', 'batch', root, '--db', db, '--json', '--no-progress', ...extra]);
+    await run();
+    const store = openStore({ file: db, actor: 'dr.test' });
+    let local: string;
+    try {
+      const registry = createRegistry(store.dataDir, store);
+      local = registry.nextVersion('fusion-v2');
+      const written = await writeModelFolder(await localModelSpec(0.3), join(registry.dir, local), local);
+      registry.register({ version: local, folder: local, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
+      registry.adopt(local, 'dr.adopter');
+    } finally {
+      store.close();
+    }
+    await run();
+    await run('--model', '/somewhere/else');
+    expect(seen).toEqual([undefined, join(dir, 'local-models', local), '/somewhere/else']);
   });
 });
