@@ -12,7 +12,6 @@ import { readFile } from 'node:fs/promises';
 import type { ReclassifyState } from '#common/ipc';
 import { ServiceError, type EventHub } from '../ipc/handlers.ts';
 import { persistClassification, type Store } from '../store/index.ts';
-import { countImagesWithoutPrediction, imagesWithoutPrediction } from '../store/repositories/unpredicted-images.ts';
 import type { ModelService } from './model.ts';
 import type { ChannelsOf } from './types.ts';
 
@@ -31,7 +30,7 @@ export function createReclassifier(store: Store, model: ModelService, events: Ev
   let run: { controller: AbortController; done: Promise<void>; modelVersion: string; total: number; handled: number; failed: number } | null = null;
   let last: { done: number; failed: number; total: number; modelVersion: string; error: string | null } | null = null;
 
-  const pendingFor = (version: string | null): number => (version ? countImagesWithoutPrediction(store.db, version) : 0);
+  const pendingFor = (version: string | null): number => (version ? store.countImagesWithoutPrediction(version) : 0);
 
   function state(): ReclassifyState {
     const version = model.current()?.modelVersion ?? null;
@@ -49,7 +48,7 @@ export function createReclassifier(store: Store, model: ModelService, events: Ev
     let error: string | null = null;
     try {
       for (;;) {
-        const page = imagesWithoutPrediction(store.db, current.modelVersion, afterId, PAGE);
+        const page = store.imagesWithoutPrediction(current.modelVersion, afterId, PAGE);
         if (page.length === 0 || signal.aborted) break;
         for (const image of page) {
           if (signal.aborted) break;

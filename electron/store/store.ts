@@ -9,6 +9,7 @@ import { openDatabase } from './database.ts';
 import { ContentStore } from './image-store.ts';
 import { BatchesRepo } from './repositories/batches.ts';
 import { confirmedCases, type ConfirmedCase } from './repositories/confirmed-cases.ts';
+import { countImagesWithoutPrediction, imagesWithoutPrediction, type UnpredictedImage } from './repositories/unpredicted-images.ts';
 import { FeaturesRepo } from './repositories/features.ts';
 import { ImagesRepo } from './repositories/images.ts';
 import { LesionsRepo } from './repositories/lesions.ts';
@@ -58,6 +59,10 @@ export interface Store {
   readonly features: FeaturesRepo;
   /** Each image's newest confirmed diagnosis with its prediction by `modelVersion` (clinic adaptation). */
   confirmedCases(modelVersion: string): ConfirmedCase[];
+  /** How many images some model classified but `modelVersion` has not (they await reclassification after a model change). */
+  countImagesWithoutPrediction(modelVersion: string): number;
+  /** The next `limit` such images after image id `afterId`, in id order. */
+  imagesWithoutPrediction(modelVersion: string, afterId: number, limit: number): UnpredictedImage[];
   /** A page of predictions with image, patient, visit and latest review. */
   listPredictions(query?: PredictionListQuery): PredictionPage;
   /** A lesion's images across visits (oldest first) with their latest prediction, overlays and review. */
@@ -133,6 +138,8 @@ export function openStore(options: OpenStoreOptions = {}): Store {
     batches: new BatchesRepo(ctx),
     features: new FeaturesRepo(ctx),
     confirmedCases: (modelVersion) => confirmedCases(ctx, modelVersion),
+    countImagesWithoutPrediction: (modelVersion) => countImagesWithoutPrediction(db, modelVersion),
+    imagesWithoutPrediction: (modelVersion, afterId, limit) => imagesWithoutPrediction(db, modelVersion, afterId, limit),
     listPredictions: (query) => predictions.list(query),
     lesionTimeline: (lesionId) => lesionTimeline(ctx, lesionId),
     imagePath: (sha256) => blobs.pathOf(sha256),

@@ -9,7 +9,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImageRecord } from '#common/domain';
 import { type Store } from '../../electron/store/index.ts';
 import type { PredictionInput } from '../../electron/store/repositories/predictions.ts';
-import { countImagesWithoutPrediction } from '../../electron/store/repositories/unpredicted-images.ts';
 import { closeTempStore, openTempStore } from '../helpers/temp-store.ts';
 
 const SHIPPED = 'fusion-v2';
@@ -87,7 +86,7 @@ describe('the prediction an image shows', () => {
     expect(s.worklist.total).toBe(2);
     expect(s.high).toBe(0);
     expect(s.visitList).toEqual([byShipped.id, other.id].sort());
-    expect(countImagesWithoutPrediction(store.db, SHIPPED)).toBe(0);
+    expect(store.countImagesWithoutPrediction(SHIPPED)).toBe(0);
 
     // The local model in use: its result where it has one, the shipped one for the image it never classified.
     store.preferModelVersion(LOCAL);
@@ -98,7 +97,7 @@ describe('the prediction an image shows', () => {
     expect(s.summary).toEqual([{ maxPMalignant: 0.8, highCount: 1, imageCount: 2 }]);
     expect(s.worklist.items.map((r) => r.prediction.modelVersion)).toEqual([LOCAL, SHIPPED]);
     expect(s.high).toBe(1);
-    expect(countImagesWithoutPrediction(store.db, LOCAL)).toBe(1);
+    expect(store.countImagesWithoutPrediction(LOCAL)).toBe(1);
     // Reclassified after the worklist was read: the next read follows (the hidden set is kept up to date).
     const reclassified = store.predictions.create(prediction(shippedOnly.id, LOCAL, 0.7));
     s = shown();
@@ -106,7 +105,7 @@ describe('the prediction an image shows', () => {
     expect(s.worklist.items.map((r) => r.prediction.id)).toEqual([byLocal.id, reclassified.id]);
     expect(s.worklist.total).toBe(2);
     expect(s.high).toBe(2);
-    expect(countImagesWithoutPrediction(store.db, LOCAL)).toBe(0);
+    expect(store.countImagesWithoutPrediction(LOCAL)).toBe(0);
     store.preferModelVersion(SHIPPED);
     expect(store.listPredictions({ sort: 'risk_desc' }).items.map((r) => r.prediction.id)).toEqual([other.id, byShipped.id]);
     store.preferModelVersion(LOCAL);
