@@ -7,7 +7,7 @@
  * features (--a-mobilenet-graph / --a-inception-graph and the same for b; missing features are
  * extracted first, resumably). Nothing here chooses anything: it reports.
  *
- *   npx tsx training/scripts/compare-recipes.ts [--a shipped|v1|FILE.json] [--b v1|shipped|FILE.json]
+ *   npx tsx training/scripts/compare-recipes.ts [--a fusion-v2|fusion-v1|FILE.json] [--b fusion-v1|fusion-v2|FILE.json]
  *     [--a-mobilenet-graph ONNX] [--a-inception-graph ONNX] [--b-mobilenet-graph ONNX] [--b-inception-graph ONNX] [--holdout SOURCE]
  */
 import { Command } from 'commander';
@@ -20,8 +20,8 @@ import { pairedDifference, scoredSet, setMetrics } from '../studies/generalisati
 import { specificityAtSensitivity } from '../../electron/model/metrics.ts';
 
 const opts = new Command()
-  .option('--a <recipe>', "'shipped' (the default recipe), 'v1', or a JSON recipe file", 'shipped')
-  .option('--b <recipe>', 'the same choices', 'v1')
+  .option('--a <recipe>', "'fusion-v2' (the default recipe), 'fusion-v1', or a JSON recipe file (over the default)", 'fusion-v2')
+  .option('--b <recipe>', 'the same choices', 'fusion-v1')
   .option('--a-mobilenet-graph <onnx>', 'recipe a reads features of this fine-tuned MobileNetV2 graph')
   .option('--b-mobilenet-graph <onnx>', 'recipe b reads features of this fine-tuned MobileNetV2 graph')
   .option('--a-inception-graph <onnx>', 'recipe a reads features of this fine-tuned InceptionV3 graph')
@@ -31,7 +31,7 @@ const opts = new Command()
   .opts<{ a: string; b: string; aMobilenetGraph?: string; bMobilenetGraph?: string; aInceptionGraph?: string; bInceptionGraph?: string; holdout?: Source }>();
 
 async function recipeOf(name: string, graphs: { mobilenet?: string; inception?: string }): Promise<Recipe> {
-  const recipe = name === 'shipped' ? DEFAULT_RECIPE : name === 'v1' ? FUSION_V1_RECIPE : { ...DEFAULT_RECIPE, ...(JSON.parse(readFileSync(name, 'utf8')) as Partial<Recipe>) };
+  const recipe = name === 'fusion-v2' ? DEFAULT_RECIPE : name === 'fusion-v1' ? FUSION_V1_RECIPE : { ...DEFAULT_RECIPE, ...(JSON.parse(readFileSync(name, 'utf8')) as Partial<Recipe>) };
   const taps = inceptionTaps(recipe);
   return {
     ...recipe,
