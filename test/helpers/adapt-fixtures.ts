@@ -12,7 +12,8 @@ import type { Backbones } from '../../electron/model/backbones.ts';
 import { createClassifier, type FusionClassifier } from '../../electron/model/classifier.ts';
 import { readHeadFile, type HeadArrays } from '../../electron/model/head.ts';
 import { loadManifest } from '../../electron/model/manifest.ts';
-import { manifestSha256, type LocalModelSpec } from '../../electron/adaptation/local-model.ts';
+import { manifestSha256, writeModelFolder, type LocalModelSpec } from '../../electron/adaptation/local-model.ts';
+import { createRegistry } from '../../electron/adaptation/registry.ts';
 import type { FeatureMap } from '../../electron/model/types.ts';
 import type { ConfirmedDiagnosis } from '../../common/domain.ts';
 import { persistClassification, predictionInput, type Store } from '../../electron/store/index.ts';
@@ -200,4 +201,17 @@ export async function localModelSpec(shift = 0.5): Promise<LocalModelSpec> {
       createdAt: '2026-02-01T10:00:00.000Z',
     },
   };
+}
+
+/**
+ * Writes localModelSpec(shift) as the next local version of fusion-v2 in the store's registry,
+ * registers and adopts it (as a clinic would on the Model screen); returns its version.
+ */
+export async function adoptLocalModel(store: Store, shift: number): Promise<string> {
+  const registry = createRegistry(store.dataDir, store);
+  const version = registry.nextVersion('fusion-v2');
+  const written = await writeModelFolder(await localModelSpec(shift), join(registry.dir, version), version);
+  registry.register({ version, folder: version, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
+  registry.adopt(version, 'dr.adopter');
+  return version;
 }

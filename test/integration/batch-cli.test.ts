@@ -7,9 +7,7 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { checkDestination, exitCodeOf, formatSummary, registerBatch, runBatchCli, type BatchCliSummary } from '../../electron/cli/batch.ts';
 import { openStore } from '../../electron/store/index.ts';
-import { createRegistry } from '../../electron/adaptation/registry.ts';
-import { writeModelFolder } from '../../electron/adaptation/local-model.ts';
-import { localModelSpec } from '../helpers/adapt-fixtures.ts';
+import { adoptLocalModel } from '../helpers/adapt-fixtures.ts';
 import { PixelStatsClassifier } from '../helpers/pixel-stats-classifier.ts';
 
 let dir: string;
@@ -135,11 +133,7 @@ describe('dermafuse batch', () => {
     const store = openStore({ file: db, actor: 'dr.test' });
     let local: string;
     try {
-      const registry = createRegistry(store.dataDir, store);
-      local = registry.nextVersion('fusion-v2');
-      const written = await writeModelFolder(await localModelSpec(0.3), join(registry.dir, local), local);
-      registry.register({ version: local, folder: local, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
-      registry.adopt(local, 'dr.adopter');
+      local = await adoptLocalModel(store, 0.3);
     } finally {
       store.close();
     }

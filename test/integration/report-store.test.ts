@@ -8,9 +8,7 @@ import { registerReport, runReport, ReportUsageError } from '../../electron/cli/
 import { ReportError, batchReportData } from '../../electron/report/index.ts';
 import { syntheticOverlay, tierOf } from '../helpers/report-sample.ts';
 import { openStore, type Store } from '../../electron/store/index.ts';
-import { createRegistry } from '../../electron/adaptation/registry.ts';
-import { writeModelFolder } from '../../electron/adaptation/local-model.ts';
-import { localModelSpec } from '../helpers/adapt-fixtures.ts';
+import { adoptLocalModel } from '../helpers/adapt-fixtures.ts';
 import {
   canRenderFixtures,
   fixtureSkipReason,
@@ -177,11 +175,7 @@ describe.skipIf(!canRenderFixtures)(`reports from the store and the CLI${fixture
     let local: string;
     let imageId: number;
     try {
-      const registry = createRegistry(store.dataDir, store);
-      local = registry.nextVersion('fusion-v2');
-      const written = await writeModelFolder(await localModelSpec(0.3), join(registry.dir, local), local);
-      registry.register({ version: local, folder: local, manifestSha256: written.manifestSha256, baseVersion: 'fusion-v2', method: 'last_layer', createdAt: '2026-02-01T10:00:00.000Z' }, 'dr.maker');
-      registry.adopt(local, 'dr.adopter');
+      local = await adoptLocalModel(store, 0.3);
       imageId = store.images.listForVisit(ids.visit)[0]!.id;
       store.predictions.create({
         imageId,
