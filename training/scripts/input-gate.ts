@@ -3,7 +3,7 @@
  *
  *   npx tsx training/scripts/input-gate.ts measure [--data ../shared/data] [--target 0.995] [--out electron/model/input-gate/thresholds.json]
  *       quality scores of every image of every source (cached in ~/.cache/dermafuse/input-gate/),
- *       thresholds chosen so each source keeps >= target on each check; prints the pass rates.
+ *       thresholds chosen so each source keeps >= target through all checks together; prints the pass rates.
  *   npx tsx training/scripts/input-gate.ts ood [--model models/fusion-v2] [--train-per-source 200] [--val-per-source 200]
  *       [--ood-dir /usr/share/wallpapers,...] [--faults-per-source 40] [--out-stats <file>]
  *       pooled features of a protocol sample (train: statistics; val: threshold) and of the OOD sets,
@@ -30,7 +30,7 @@ program
   .command('measure')
   .option('--data <dir>', 'labelled data folder', sharedDir('data'))
   .option('--sources <list>', 'sources', GATE_SOURCES.join(','))
-  .option('--target <share>', 'share of each source that must pass each check', '0.995')
+  .option('--target <share>', 'share of each source that must pass all checks together (split evenly over the checks)', '0.995')
   .option('--out <file>', 'thresholds file', 'electron/model/input-gate/thresholds.json')
   .action(async (o: { data: string; sources: string; target: string; out: string }) => {
     const sources = o.sources.split(',');
@@ -49,7 +49,7 @@ program
       images: images.length,
     });
     writeFileSync(resolve(o.out), JSON.stringify(file, null, 2) + '\n');
-    console.log(`thresholds (target: each source keeps >= ${(100 * file.targetPass).toFixed(1)}% on each check):`);
+    console.log(`thresholds (target: each source keeps >= ${(100 * file.targetPass).toFixed(1)}% through all checks together):`);
     for (const code of QUALITY_CODES) {
       for (const r of file.checks[code]) {
         console.log(`  ${code.padEnd(13)} ${r.metric.padEnd(16)} ${r.min !== undefined ? '>=' : '<='} ${(r.min ?? r.max)!.toPrecision(4)}`);

@@ -5,8 +5,10 @@
  *
  * Selection rule (selectThreshold): for a `min` rule, the largest limit such that in EVERY source
  * at least `targetPass` of the images are >= the limit (the minimum over sources of each source's
- * (1 - targetPass) quantile); for `max`, symmetrically. A check with two metrics gives each the
- * share 1 - (1 - targetPass) / 2, so the check as a whole still keeps at least targetPass.
+ * (1 - targetPass) quantile); for `max`, symmetrically. The file's targetPass is the share of
+ * every source that passes all checks together: each of the five checks gets a fifth of the
+ * refusal budget, and a check with two metrics gives each half of its own, so that the checks
+ * together still keep at least targetPass of every source.
  */
 import { z } from 'zod';
 import { QUALITY_CODES, QUALITY_METRICS, type QualityCode, type QualityMetric, type QualityThresholds } from './quality.ts';
@@ -31,6 +33,7 @@ export const ThresholdsFile = z.object({
   createdAt: z.string(),
   /** The command and data that produced the file. */
   measuredOn: z.object({ command: z.string(), dataDir: z.string(), sources: z.array(z.string()), images: z.number().int() }),
+  /** The share of every source that had to pass all checks together. */
   targetPass: z.number().min(0).max(1),
   checks: z.object(Object.fromEntries(QUALITY_CODES.map((c) => [c, z.array(Rule).min(1)])) as Record<QualityCode, z.ZodArray<typeof Rule>>),
   /** Per source and check: the share of images passing the whole check, and overall refusals. */

@@ -69,14 +69,19 @@ export async function scoreSources(dataDir: string, sources: readonly string[], 
   return out;
 }
 
-/** Chooses every rule's limit (see thresholds.ts selectThreshold) and measures the pass rates. */
+/**
+ * Chooses every rule's limit (see thresholds.ts selectThreshold) and measures the pass rates.
+ * `targetPass` is the share of each source that must pass all the checks together: the refusal
+ * budget 1 - targetPass is split evenly over the checks, and a check's share over its rules, so
+ * that five checks do not each spend the whole budget on the same source.
+ */
 export function chooseThresholds(images: readonly ScoredImage[], targetPass: number, meta: ThresholdsFile['measuredOn']): ThresholdsFile {
   const sources = [...new Set(images.map((i) => i.source))];
   const checks = {} as ThresholdsFile['checks'];
+  const checkTarget = 1 - (1 - targetPass) / QUALITY_CODES.length;
   for (const code of QUALITY_CODES) {
     const rules = CHECK_METRICS[code];
-    // A check with k rules gives each the share 1 - (1 - target) / k, so the check keeps >= target.
-    const ruleTarget = 1 - (1 - targetPass) / rules.length;
+    const ruleTarget = 1 - (1 - checkTarget) / rules.length;
     checks[code] = rules.map(({ metric, side }) => {
       const bySource = Object.fromEntries(sources.map((s) => [s, images.filter((i) => i.source === s).map((i) => i.scores[metric])]));
       const { limit, measured } = selectThreshold(bySource, side, ruleTarget);
