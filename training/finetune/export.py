@@ -1,5 +1,5 @@
-"""Export a fine-tuned backbone to ONNX with the app's graph contract, checked against PyTorch
-through onnxruntime-node.
+"""Export a fine-tuned backbone (each branch of a fusion run) to ONNX with the app's graph contract,
+checked against PyTorch through onnxruntime-node.
 
   /usr/bin/python3 -m training.finetune.export --checkpoint RUN/checkpoint.pt [--out X.onnx] [--fp16] [--drop-logits]
 
@@ -108,17 +108,12 @@ def parity(module: OnnxModule, onnx_path: str, x: np.ndarray) -> dict:
     return compare(ref, ort_run(onnx_path, x))
 
 
-def export_run(ckpt_path: str | Path, out: Optional[str | Path] = None, fp16: bool = False, drop_logits: bool = False, n_images: int = 16, tol: float = 1e-4) -> dict:
+def export_branch(src_onnx: str, backbone: str, trained: Dict[str, torch.Tensor], out: Path, fp16: bool, drop_logits: bool, n_images: int, tol: float) -> dict:
     from .parity import fixture_batch, passes
 
-    ck = torch.load(str(ckpt_path), map_location="cpu")
-    cfg = ck["config"]
-    backbone = cfg["backbone"]
-    trained = {k: v for k, v in ck["backbone_onnx_state"].items()}
     outputs = [o for o in BACKBONES[backbone]["contract"] if not (drop_logits and o == "logits")]
-    m = contract_module(cfg["onnx"], backbone, trained, outputs)
+    m = contract_module(src_onnx, backbone, trained, outputs)
     size = BACKBONES[backbone]["size"]
-    out = Path(out) if out else Path(ckpt_path).parent / "export" / f"{backbone}-{cfg['name']}.onnx"
     export_onnx(m, size, out)
     x = fixture_batch(n_images, size)
     figs = parity(m, str(out), x)
@@ -137,10 +132,35 @@ def export_run(ckpt_path: str | Path, out: Optional[str | Path] = None, fp16: bo
     return rep
 
 
+def export_run(ckpt_path: str | Path, out: Optional[str | Path] = None, fp16: bool = False, drop_logits: bool = False, n_images: int = 16, tol: float = 1e-4) -> dict:
+    """Export a run's backbone (or, for a fusion run, each branch: `out` is then a folder). A
+    single-branch report has the branch's fields at the top; a fusion report has them under
+    `branches`, with `pass` true when every branch passes."""
+    ck = torch.load(str(ckpt_path), map_location="cpu")
+    cfg = ck["config"]
+    backbone = cfg["backbone"]
+    if cfg.get("size") and cfg["size"] != BACKBONES[backbone]["size"]:
+        raise SystemExit(f"trained at {cfg['size']} px; the app's {backbone} graph takes {BACKBONES[backbone]['size']} px: a measurement run, not exported")
+    # older checkpoints hold one branch's tensors under backbone_onnx_state
+    states = ck.get("branch_onnx_states") or {backbone: ck["backbone_onnx_state"]}
+    sources = cfg["onnx"] if isinstance(cfg["onnx"], dict) else {backbone: cfg["onnx"]}
+    folder = Path(ckpt_path).parent / "export"
+    reps = {}
+    for b, trained in states.items():
+        if out and backbone != "fusion":
+            dest = Path(out)
+        else:
+            dest = (Path(out) if out else folder) / f"{b}-{cfg['name']}.onnx"
+        reps[b] = export_branch(sources[b], b, trained, dest, fp16, drop_logits, n_images, tol)
+    if backbone != "fusion":
+        return reps[backbone]
+    return {"branches": reps, "pass": all(r["pass"] for r in reps.values())}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
-    ap.add_argument("--out")
+    ap.add_argument("--out", help="the .onnx file (default: RUN/export/<backbone>-<name>.onnx); for a fusion run, a folder")
     ap.add_argument("--fp16", action="store_true", help="also write a copy with fp16-stored weights")
     ap.add_argument("--drop-logits", action="store_true")
     ap.add_argument("--n", type=int, default=16, help="fixture images for the parity check")

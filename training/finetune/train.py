@@ -1,10 +1,12 @@
-"""Per-branch fine-tuning of a backbone rebuilt from the app's ONNX graph.
+"""Fine-tuning of a backbone rebuilt from the app's ONNX graph, or of both fused end to end.
 
   /usr/bin/python3 -m training.finetune.train --name runA --backbone mobilenet_v2 --epochs 8
+  /usr/bin/python3 -m training.finetune.train --name runG --backbone fusion --head-outputs mixed5,mixed6,mixed7,features ...
   (re-running the same command resumes exactly from RUN/checkpoint.pt)
 
 Run folder: $DERMAFUSE_FINETUNE_CACHE or ~/.cache/dermafuse/finetune, /runs/<name>/ : checkpoint.pt
-(atomic, every epoch and every --ckpt-every steps), metrics.json, log lines on stdout, export/.
+(atomic, every epoch and every --ckpt-every steps), metrics.json, val_scores.json and final_eval_scores.json
+(per-image scores of the final model, for compare.py), log lines on stdout, export/.
 """
 from __future__ import annotations
 
@@ -24,18 +26,19 @@ import torch.nn.functional as F
 
 from .data import (DEFAULT_DRAWS, LABELS, AugmentConfig, ImageCache, Item, auc, cache_root, epoch_draws, export_protocol,
                    fixture_items, make_batch, parse_draws, read_protocol)
-from .model import BACKBONES, Classifier, freeze_until, resolve_onnx
+from .model import BACKBONES, Classifier, freeze_until, input_size, resolve_graphs
 
-NOMINAL_RATE = {"mobilenet_v2": (25.0, 100.0), "inception_v3": (5.0, 25.0)}  # train, eval img/s on 2 cores
+NOMINAL_RATE = {"mobilenet_v2": (25.0, 100.0), "inception_v3": (5.0, 25.0), "fusion": (4.2, 20.0)}  # train, eval img/s on 2 cores
 
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True, help="run name (folder under runs/)")
     ap.add_argument("--run-dir", help="explicit run folder (default: <cache>/runs/<name>)")
-    ap.add_argument("--backbone", choices=sorted(BACKBONES), default="mobilenet_v2")
-    ap.add_argument("--onnx", help="backbone graph (default: the app's converted graph in ~/.cache/dermafuse/onnx)")
-    ap.add_argument("--head-outputs", help="comma-separated graph tensors the head pools (default: features / mixed7)")
+    ap.add_argument("--backbone", choices=sorted(BACKBONES) + ["fusion"], default="mobilenet_v2", help="one branch, or fusion: both trained end to end with one head")
+    ap.add_argument("--onnx", help="backbone graph (default: the app's converted graph in ~/.cache/dermafuse/onnx); fusion: inception_v3=A,mobilenet_v2=B")
+    ap.add_argument("--head-outputs", help="comma-separated graph tensors the head pools (default: features / mixed7; fusion: each branch's default)")
+    ap.add_argument("--size", type=int, help="input side for a single branch (default: the graph contract's, 224 / 299); a run at another size is a measurement and is not exported")
     ap.add_argument("--protocol", help="protocol CSV (default: exported by export-protocol.ts into the run folder)")
     ap.add_argument("--holdout", choices=["ham10000", "isic2017", "isic9"], help="leave this source out of training and validation")
     ap.add_argument("--fixtures", action="store_true", help="tiny mode for tests: the 200 fixture images train and validate")
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 CORE_KEYS = ["backbone", "epochs", "batch", "draws", "lr_backbone", "lr_head", "weight_decay", "min_lr_factor", "warmup_steps", "probe_epochs",
-             "freeze_until", "dropout", "label_smoothing", "cache_size", "min_scale", "jitter", "no_augment", "seed", "holdout", "fixtures", "head_outputs"]
+             "freeze_until", "dropout", "label_smoothing", "cache_size", "min_scale", "jitter", "no_augment", "seed", "holdout", "fixtures", "head_outputs", "size"]
 
 
 def log(msg: str) -> None:
@@ -106,7 +109,8 @@ def lr_factor(step: int, probe_steps: int, total: int, warmup: int, floor: float
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, n) / n))
 
 
-def evaluate(model: Classifier, cache: ImageCache, items: Sequence[Item], device: torch.device, tta: bool, batch: int = 64, channels_last: bool = True) -> dict:
+def evaluate(model: Classifier, cache: ImageCache, items: Sequence[Item], device: torch.device, tta: bool, batch: int = 64, channels_last: bool = True,
+             per_image: bool = False) -> dict:
     model.eval()
     scores: List[float] = []
     losses: List[float] = []
@@ -124,6 +128,8 @@ def evaluate(model: Classifier, cache: ImageCache, items: Sequence[Item], device
     for es in sorted({it.evalSet for it in items}):
         idx = [k for k, it in enumerate(items) if it.evalSet == es]
         out["by_set"][es] = {"n": len(idx), "auc": auc([scores[k] for k in idx], [labels[k] for k in idx])}
+    if per_image:  # for paired comparisons of runs on the same images (compare.py)
+        out["images"] = [{"id": it.id, "evalSet": it.evalSet, "y": it.y, "p": p} for it, p in zip(items, scores)]
     return out
 
 
@@ -159,8 +165,10 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path = run_dir / "checkpoint.pt"
     config = {k: getattr(args, k) for k in CORE_KEYS}
-    spec = BACKBONES[args.backbone]
-    onnx_path = resolve_onnx(args.backbone, args.onnx)
+    if args.size and args.backbone == "fusion":
+        raise SystemExit("--size: fusion feeds each branch its contract size")
+    size = input_size(args.backbone, args.size)
+    onnx_path = resolve_graphs(args.backbone, args.onnx)
     config.update({"name": args.name, "onnx": onnx_path})
 
     items = load_items(args, run_dir)
@@ -178,10 +186,10 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
     log(f"train items {len(train_items)} {json.dumps(counts)}; val {len(val_items)}; final-eval {len(final_items)}")
 
     train_cache = ImageCache(train_items, args.cache_size)
-    eval_cache = ImageCache(val_items + final_items, spec["size"]) if (val_items or final_items) and not args.no_val else None
+    eval_cache = ImageCache(val_items + final_items, size) if (val_items or final_items) and not args.no_val else None
 
     torch.manual_seed(args.seed)
-    model = Classifier(onnx_path, args.backbone, args.head_outputs.split(",") if args.head_outputs else None, args.dropout)
+    model = Classifier(onnx_path, args.backbone, args.head_outputs.split(",") if args.head_outputs else None, args.dropout, args.size)
     n_frozen = freeze_until(model, args.freeze_until)
     channels_last = not args.no_channels_last
     model.to(device)
@@ -215,12 +223,16 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
         atomic_save({
             "config": config, "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "state": state,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-            "backbone_onnx_state": {k: v.detach().cpu().contiguous().clone() for k, v in model.backbone.onnx_state().items()},
+            "branch_onnx_states": {b: {k: v.detach().cpu().contiguous().clone() for k, v in st.items()} for b, st in model.onnx_states().items()},
         }, ckpt_path)
 
     tr_rate, ev_rate = NOMINAL_RATE[args.backbone]
-    if args.backbone == "inception_v3" and n_frozen:
-        tr_rate = 9.0  # layers before mixed3 (Mixed_6a) frozen, 299 px (notes/cpu-training.md)
+    if args.backbone in ("inception_v3", "fusion") and n_frozen:
+        # InceptionV3 layers before mixed3 (Mixed_6a) frozen, 299 px: ~9 img/s (notes/cpu-training.md); fused with MobileNetV2 (25)
+        tr_rate = 9.0 if args.backbone == "inception_v3" else 1 / (1 / 9.0 + 1 / 25.0)
+    if args.size:  # convolution cost scales with the pixel count
+        tr_rate *= (BACKBONES[args.backbone]["size"] / args.size) ** 2
+        ev_rate *= (BACKBONES[args.backbone]["size"] / args.size) ** 2
     remaining = total_steps - state["global_step"]
     n_val_passes = (args.epochs - state["epoch"]) * (0 if args.no_val else 1)
     est = remaining * args.batch / tr_rate + n_val_passes * len(val_items) / ev_rate + (3 * len(val_items) + 4 * len(final_items)) / ev_rate * (1 if (args.final_tta or final_items) else 0)
@@ -247,7 +259,7 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
         while state["step"] < steps_per_epoch:
             s = state["step"]
             idx = order[s * args.batch : (s + 1) * args.batch]
-            x, y = make_batch(train_cache, train_items, idx, spec["size"], aug, args.seed, epoch, s * args.batch)
+            x, y = make_batch(train_cache, train_items, idx, size, aug, args.seed, epoch, s * args.batch)
             x, y = x.to(device), y.to(device)
             torch.manual_seed(args.seed * 1_000_003 + state["global_step"])  # dropout: a function of the step
             logits = model(x, backbone_grad=backbone_grad)
@@ -282,7 +294,10 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
         if val_items and eval_cache is not None:
             last = epoch + 1 == args.epochs
             t0 = time.time()
-            ev = evaluate(model, eval_cache, val_items, device, args.tta or (last and args.final_tta), channels_last=channels_last)
+            ev = evaluate(model, eval_cache, val_items, device, args.tta or (last and args.final_tta), channels_last=channels_last, per_image=last)
+            if last:  # per-image scores of the final model, for paired comparisons between runs (compare.py)
+                atomic_json({"checkpoint": str(ckpt_path), **ev}, run_dir / "val_scores.json")
+                del ev["images"]
             if last and args.final_tta and not args.tta:
                 rec["val_no_tta"] = evaluate(model, eval_cache, val_items, device, False, channels_last=channels_last)
             rec["val"] = ev
@@ -296,7 +311,9 @@ def train(argv: Optional[Sequence[str]] = None) -> dict:
         write_metrics()
     extra: Dict[str, object] = {}
     if final_items and eval_cache is not None and "final_eval" not in state:
-        fe = evaluate(model, eval_cache, final_items, device, args.final_tta or args.tta, channels_last=channels_last)
+        fe = evaluate(model, eval_cache, final_items, device, args.final_tta or args.tta, channels_last=channels_last, per_image=True)
+        atomic_json({"checkpoint": str(ckpt_path), **fe}, run_dir / "final_eval_scores.json")
+        del fe["images"]
         state["final_eval"] = fe
         log(f"final eval ({','.join(final_sets)}) {fmt_eval(fe)}")
     if "final_eval" in state:

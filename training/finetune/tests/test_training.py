@@ -35,7 +35,7 @@ class ResumeTest(unittest.TestCase):
         self.assertEqual([h["val"]["auc"] for h in a_state["history"]], [h["val"]["auc"] for h in b_state["history"]])
         # and the weights did move
         ck0 = torch.load(tmp_cache() / "runs" / "straight" / "checkpoint.pt", map_location="cpu")
-        self.assertIn("backbone_onnx_state", ck0)
+        self.assertEqual(list(ck0["branch_onnx_states"]), ["mobilenet_v2"])
 
 
 class SmokeTest(unittest.TestCase):
@@ -53,3 +53,37 @@ class SmokeTest(unittest.TestCase):
         self.assertIsInstance(dims[0], str)  # dynamic batch
         self.assertLess(rep["fp16"]["bytes"], 0.6 * rep["bytes"])
         self.assertIn("features", rep["fp16"]["vs_fp32"])
+
+
+class FusionTest(unittest.TestCase):
+    def test_end_to_end_fusion_trains_both_branches_and_exports_each(self):
+        tmp_cache()
+        m = train(["--name", "fusion", "--backbone", "fusion", "--epochs", "1", "--head-outputs", "mixed5,mixed6,mixed7,features",
+                   "--freeze-until", "mixed2"] + TINY)
+        self.assertEqual(m["history"][0]["global_step"], 2)
+        ck = torch.load(tmp_cache() / "runs" / "fusion" / "checkpoint.pt", map_location="cpu")
+        states = ck["branch_onnx_states"]
+        self.assertEqual(sorted(states), ["inception_v3", "mobilenet_v2"])
+        # the head sees both branches: 3 x 768 pooled InceptionV3 channels + 1280 MobileNetV2 channels
+        self.assertEqual(tuple(ck["model"]["fc.weight"].shape), (2, 3 * 768 + 1280))
+        # both branches moved, and InceptionV3 layers before mixed2 did not
+        from training.finetune.model import resolve_graphs
+        from training.finetune.onnx_torch import OnnxModule
+        src = resolve_graphs("fusion")
+        for b in states:
+            orig = OnnxModule(src[b], outputs=["mixed7"] if b == "inception_v3" else ["features"]).onnx_state()
+            moved = [k for k, v in states[b].items() if not torch.equal(v, orig[k])]
+            self.assertTrue(moved, b)
+            if b == "inception_v3":
+                self.assertLess(len(moved), len(states[b]))
+        rep = export_run(tmp_cache() / "runs" / "fusion" / "checkpoint.pt", n_images=2)
+        self.assertTrue(rep["pass"], {b: r["parity_vs_torch"] for b, r in rep["branches"].items()})
+        self.assertEqual([o.name for o in onnx.load(rep["branches"]["inception_v3"]["onnx"]).graph.output], ["mixed5", "mixed6", "mixed7"])
+        self.assertEqual([o.name for o in onnx.load(rep["branches"]["mobilenet_v2"]["onnx"]).graph.output], ["features", "logits"])
+
+    def test_a_run_at_another_size_is_not_exported(self):
+        tmp_cache()
+        train(["--name", "small", "--epochs", "1", "--size", "160", "--stop-after-steps", "1"] + TINY)
+        with self.assertRaises(SystemExit) as e:
+            export_run(tmp_cache() / "runs" / "small" / "checkpoint.pt", n_images=2)
+        self.assertIn("160 px", str(e.exception))
